@@ -1,0 +1,24 @@
+"""keras-rnnzoo: recurrent cells from scratch for Keras 3, a model zoo, and tracked search.
+
+>>> import keras, keras_rnnzoo
+>>> model = keras.Sequential([keras.Input((10, 3)), keras_rnnzoo.layers.LSTM(8), keras.layers.Dense(1)])
+>>> model.output_shape
+(None, 1)
+"""
+
+from keras_rnnzoo import layers
+from keras_rnnzoo._version import __version__
+from keras_rnnzoo.cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell
+from keras_rnnzoo.registry import get_cell, list_cells, register_cell
+
+__all__ = [
+    "GRUCell",
+    "LSTMCell",
+    "RecurrentCell",
+    "SimpleRNNCell",
+    "__version__",
+    "get_cell",
+    "layers",
+    "list_cells",
+    "register_cell",
+]
