@@ -8,12 +8,31 @@
 
 from keras_rnnzoo import layers
 from keras_rnnzoo._version import __version__
-from keras_rnnzoo.cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell
+from keras_rnnzoo.cells import (
+    CIFGLSTMCell,
+    GRUCell,
+    IndRNNCell,
+    LayerNormGRUCell,
+    LayerNormLSTMCell,
+    LSTMCell,
+    LSTMPCell,
+    MGUCell,
+    PeepholeLSTMCell,
+    RecurrentCell,
+    SimpleRNNCell,
+)
 from keras_rnnzoo.registry import get_cell, list_cells, register_cell
 
 __all__ = [
+    "CIFGLSTMCell",
     "GRUCell",
+    "IndRNNCell",
     "LSTMCell",
+    "LSTMPCell",
+    "LayerNormGRUCell",
+    "LayerNormLSTMCell",
+    "MGUCell",
+    "PeepholeLSTMCell",
     "RecurrentCell",
     "SimpleRNNCell",
     "__version__",

@@ -4,5 +4,27 @@ from keras_rnnzoo.cells.base import GatedCell, RecurrentCell
 from keras_rnnzoo.cells.gru import GRUCell
 from keras_rnnzoo.cells.lstm import LSTMCell
 from keras_rnnzoo.cells.simple import SimpleRNNCell
+from keras_rnnzoo.cells.variants import (
+    CIFGLSTMCell,
+    IndRNNCell,
+    LayerNormGRUCell,
+    LayerNormLSTMCell,
+    LSTMPCell,
+    MGUCell,
+    PeepholeLSTMCell,
+)
 
-__all__ = ["GRUCell", "GatedCell", "LSTMCell", "RecurrentCell", "SimpleRNNCell"]
+__all__ = [
+    "CIFGLSTMCell",
+    "GRUCell",
+    "GatedCell",
+    "IndRNNCell",
+    "LSTMCell",
+    "LSTMPCell",
+    "LayerNormGRUCell",
+    "LayerNormLSTMCell",
+    "MGUCell",
+    "PeepholeLSTMCell",
+    "RecurrentCell",
+    "SimpleRNNCell",
+]
