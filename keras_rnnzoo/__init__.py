@@ -22,6 +22,7 @@ from keras_rnnzoo.cells import (
     SimpleRNNCell,
 )
 from keras_rnnzoo.registry import get_cell, list_cells, register_cell
+from keras_rnnzoo import zoo  # noqa: E402  (after the cells: presets deserialize them)
 
 __all__ = [
     "CIFGLSTMCell",
@@ -40,4 +41,5 @@ __all__ = [
     "layers",
     "list_cells",
     "register_cell",
+    "zoo",
 ]
