@@ -280,7 +280,7 @@ def finalize(tuner, tracker, spec: SearchSpec, data: TaskData) -> dict[str, Any]
         version = best_run.data.tags.get(tracking.TAG_MODEL_VERSION)
         if version is None:
             version = _log_best_model(tuner, best, best_run_id, record, spec, data)
-        summary["best"]["registered_model"] = {"name": spec.tracking.registered_model, "version": str(version)}
+        summary["best"]["registered_model"] = {"name": spec.tracking.registered_model, "version": int(version)}
     client.set_terminated(record.parent_run_id, status="FINISHED")
     return summary
 

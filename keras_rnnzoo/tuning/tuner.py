@@ -32,6 +32,7 @@ from pathlib import Path
 import keras_tuner
 from keras_tuner.src.distribute import utils as dist_utils
 
+from keras_rnnzoo.tuning import tracking
 from keras_rnnzoo.tuning.spec import OracleSpec
 
 _log = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ class TrackingMixin:
 
     def on_trial_end(self, trial):
         run_id = self._runs.pop(trial.trial_id, None)
+        reported = trial.status
         if run_id is not None:
             record = self.oracle.get_trial(trial.trial_id)
             name = self.oracle.objective.name
@@ -161,6 +163,11 @@ class TrackingMixin:
                 checkpoint=Path(self._get_checkpoint_fname(trial.trial_id)),
             )
         super().on_trial_end(trial)
+        if run_id is not None and reported != "COMPLETED":
+            # The oracle turns INVALID into FAILED once retries are used up.
+            final = self.oracle.get_trial(trial.trial_id).status
+            if final != reported:
+                self.tracker.client.set_tag(run_id, tracking.TAG_STATUS, final)
         started = self._started.pop(trial.trial_id, None)
         if started is not None:
             self.trial_seconds[trial.trial_id] = time.perf_counter() - started
