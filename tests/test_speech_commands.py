@@ -1,0 +1,113 @@
+"""The Speech Commands v2 loader, on a tiny fixture in exactly the real layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("soundfile", reason="the speech loaders read WAV files with soundfile ([speech] extra)")
+
+from keras_rnnzoo.data import speech_commands as sc  # noqa: E402
+from keras_rnnzoo.data.speech_audio import write_audio  # noqa: E402
+
+SPEAKERS = ("0a7c2a8d", "1b4c9b89", "2c5d0e11", "3f6a7b22")
+WORDS = ("yes", "no", "left", "cat", "marvin")
+
+
+def tone(frequency: float, seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(int(16000 * seconds)) / 16000
+    return (0.3 * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """word/speaker_nohash_N.wav clips, _background_noise_, the two split lists."""
+    root = tmp_path / "speech_commands_v0.02"
+    for w, word in enumerate(WORDS):
+        for s, speaker in enumerate(SPEAKERS):
+            for take in range(2):
+                write_audio(root / word / f"{speaker}_nohash_{take}.wav", tone(200 + 50 * w + 10 * s + take))
+    write_audio(root / "_background_noise_" / "white_noise.wav",
+                np.random.default_rng(0).uniform(-0.5, 0.5, 16000 * 3).astype(np.float32))
+    write_audio(root / "_background_noise_" / "too_short.wav", tone(50, 0.5))
+    (root / "_background_noise_" / "README.md").write_text("not audio")
+    # speaker 2 is validation, speaker 3 is test (the real lists also split by speaker)
+    (root / "validation_list.txt").write_text("".join(f"{w}/{SPEAKERS[2]}_nohash_{t}.wav\n" for w in WORDS for t in range(2)))
+    (root / "testing_list.txt").write_text("".join(f"{w}/{SPEAKERS[3]}_nohash_{t}.wav\n" for w in WORDS for t in range(2)))
+    (root / "LICENSE").write_text("CC-BY-4.0")
+    return root
+
+
+def test_labels_are_the_twelve_classes():
+    assert sc.LABELS == ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
+                         "_silence_", "_unknown_")
+    assert len(sc.OTHER_WORDS) == 25 and not set(sc.OTHER_WORDS) & set(sc.KEYWORDS)
+
+
+def test_splits_follow_the_lists_and_never_overlap(corpus):
+    splits = {split: sc.list_examples(corpus, split, unknown_per_keyword=100, silence_per_keyword=0)
+              for split in sc.SPLITS}
+    speakers = {split: {e.speaker for e in examples} for split, examples in splits.items()}
+    assert speakers == {"train": set(SPEAKERS[:2]), "validation": {SPEAKERS[2]}, "test": {SPEAKERS[3]}}
+    paths = [{e.path for e in examples} for examples in splits.values()]
+    assert not (paths[0] & paths[1] or paths[0] & paths[2] or paths[1] & paths[2])
+    assert sum(len(p) for p in paths) == len(WORDS) * len(SPEAKERS) * 2
+
+
+def test_other_words_become_unknown_and_are_balanced(corpus):
+    examples = sc.list_examples(corpus, "train", unknown_per_keyword=1.0, silence_per_keyword=0)
+    labels = [e.label for e in examples]
+    # 3 keywords x 2 speakers x 2 takes = 12 keyword clips -> 1.2 per keyword (10 keywords) -> 1 unknown
+    assert labels.count("yes") == 4 and labels.count("left") == 4
+    assert labels.count("_unknown_") == 1
+    assert {e.word for e in examples if e.label == "_unknown_"} <= {"cat", "marvin"}
+
+
+def test_silence_is_cut_from_background_noise(corpus):
+    examples = sc.list_examples(corpus, "test", unknown_per_keyword=0, silence_per_keyword=5, seed=3)
+    silence = [e for e in examples if e.label == "_silence_"]
+    assert len(silence) == round(5 * 6 / 10)
+    assert all(e.path.name == "white_noise.wav" for e in silence)  # the 0.5 s file is too short
+    waveforms, labels = sc.load_examples(examples)
+    assert waveforms.shape == (len(examples), 16000) and waveforms.dtype == np.float32
+    assert [sc.LABELS[i] for i in labels] == [e.label for e in examples]
+    rows = [i for i, e in enumerate(examples) if e.label == "_silence_"]
+    assert all(np.abs(waveforms[i]).max() <= 0.5 + 1e-3 for i in rows)
+    again = sc.list_examples(corpus, "test", unknown_per_keyword=0, silence_per_keyword=5, seed=3)
+    assert again == examples  # seeded
+
+
+def test_load_split_reads_clips(corpus):
+    waveforms, labels = sc.load_split(corpus, "validation", silence_per_keyword=0, unknown_per_keyword=100)
+    assert waveforms.shape == (10, 16000)
+    assert sorted(sc.LABELS[i] for i in labels) == sorted(["yes"] * 2 + ["no"] * 2 + ["left"] * 2 + ["_unknown_"] * 4)
+    assert len(sc.load_background(corpus)) == 2
+
+
+def test_speaker_ids():
+    from pathlib import Path
+
+    assert sc.speaker_of(Path("yes/0a7c2a8d_nohash_3.wav")) == "0a7c2a8d"
+    assert sc.speaker_of(Path("yes/espeak-en-us-f3_nohash_0.wav")) == "espeak-en-us-f3"
+
+
+def test_layout_errors_name_the_folder(corpus, tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        sc.list_examples(tmp_path / "nowhere")
+    (corpus / "testing_list.txt").unlink()
+    with pytest.raises(FileNotFoundError, match="testing_list.txt"):
+        sc.list_examples(corpus)
+    with pytest.raises(ValueError, match="split must be one of"):
+        sc.list_examples(corpus, "dev")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "validation_list.txt").write_text("")
+    (empty / "testing_list.txt").write_text("")
+    with pytest.raises(FileNotFoundError, match="keyword folders"):
+        sc.check_layout(empty)
+
+
+def test_bad_list_line_names_file_and_line(corpus):
+    (corpus / "validation_list.txt").write_text("yes/a.wav\nbroken-line\n")
+    with pytest.raises(ValueError, match=r"validation_list.txt:2"):
+        sc.list_examples(corpus, "train")
