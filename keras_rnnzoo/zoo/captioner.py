@@ -188,15 +188,16 @@ class AttentionDecoder(keras.layers.Layer):
 
     # -- pieces used by training and by decoding ---------------------------
     def initial_states(self, features) -> list:
-        mean = ops.mean(features, axis=1)
+        mean = ops.mean(ops.convert_to_tensor(features), axis=1)
         return [layer(mean) for layer in self.initial_state_layers]
 
     def project_features(self, features):
-        return self.feature_projection(features)
+        return self.feature_projection(ops.convert_to_tensor(features))
 
     def step(self, token_ids, states, features, projected, training=None):
         """One decoding step: `(logits, attention weights, new states)`."""
-        return self._step(self.embedding(token_ids), states, features, projected, training)
+        features = ops.convert_to_tensor(features)
+        return self._step(self.embedding(ops.convert_to_tensor(token_ids)), states, features, projected, training)
 
     def _step(self, embedded, states, features, projected, training=None):
         hidden = states[0]
@@ -372,12 +373,24 @@ def beam_search(
     if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) or max_length < 3:
         raise ValueError(f"max_length must be an integer of at least 3; got {max_length!r}.")
     results: list[Caption] = []
-    for start in range(0, len(images), batch_size):
-        chunk = np.asarray(images[start : start + batch_size], dtype="float32")
-        results.extend(
-            _beam_search_batch(encoder, decoder, vocabulary, chunk, int(beam_width), int(max_length), length_penalty)
-        )
+    with _inference_mode():
+        for start in range(0, len(images), batch_size):
+            chunk = np.asarray(images[start : start + batch_size], dtype="float32")
+            results.extend(
+                _beam_search_batch(encoder, decoder, vocabulary, chunk, int(beam_width), int(max_length), length_penalty)
+            )
     return results
+
+
+def _inference_mode():
+    """No autograd bookkeeping while decoding (PyTorch records it by default)."""
+    import contextlib
+
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.no_grad()
+    return contextlib.nullcontext()
 
 
 def _beam_search_batch(encoder, decoder, vocabulary, images, width, max_length, length_penalty):
