@@ -39,6 +39,37 @@ _log = logging.getLogger(__name__)
 CHIEF_POLL_SECONDS = 0.5
 
 
+class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
+    """keras-tuner's grid oracle, with the grid position saved in `oracle.json`.
+
+    keras-tuner 1.4 keeps the grid order (`_ordered_ids`) and the trials to
+    expand next (`_populate_next`) only in memory, so a reloaded grid search
+    fails with a KeyError or stops early. They are saved and restored here.
+    """
+
+    def get_state(self):
+        state = super().get_state()
+        links = self._ordered_ids
+        order, index = [], links._next_index[None]
+        while index is not None:
+            order.append(links._memory[index])
+            index = links._next_index[index]
+        state["rnnzoo_grid"] = {"ordered_ids": order, "populate_next": list(self._populate_next)}
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        grid = state.get("rnnzoo_grid")
+        if grid is None:
+            return
+        from keras_tuner.src.tuners.gridsearch import LinkedList
+
+        self._ordered_ids = LinkedList()
+        for trial_id in grid["ordered_ids"]:
+            self._ordered_ids.insert(trial_id)
+        self._populate_next = list(grid["populate_next"])
+
+
 def make_oracle(spec: OracleSpec, objective: keras_tuner.Objective, max_trials: int, epochs: int, seed: int):
     """The keras-tuner oracle of a spec's `[oracle]` table."""
     common = dict(
@@ -51,7 +82,7 @@ def make_oracle(spec: OracleSpec, objective: keras_tuner.Objective, max_trials: 
     if spec.type == "random":
         return keras_tuner.oracles.RandomSearchOracle(max_trials=max_trials, **common)
     if spec.type == "grid":
-        return keras_tuner.oracles.GridSearchOracle(max_trials=max_trials, **common)
+        return ResumableGridSearchOracle(max_trials=max_trials, **common)
     if spec.type == "bayesian":
         if "num_initial_points" in options:
             options["num_initial_points"] = int(options["num_initial_points"])
