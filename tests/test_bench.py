@@ -1,0 +1,109 @@
+"""`rnnzoo bench`: the quick modes run, their JSON has the documented fields,
+and the data generators / ratio arithmetic are right. No timing assertions."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from conftest import run_python
+
+from keras_rnnzoo.bench import Shape
+from keras_rnnzoo.bench.tasks import COPY_ALPHABET, COPY_SYMBOLS, adding_batch, copy_batch
+from keras_rnnzoo.bench.throughput import add_ratios, measure
+
+BACKEND = keras.backend.backend()
+RESULT_FIELDS = {
+    "backend", "framework", "contestant", "family", "shape", "repeats", "train_ms", "train_ms_all",
+    "train_tokens_per_s", "infer_ms", "infer_ms_all", "infer_tokens_per_s", "peak_memory_mib", "memory_method",
+    "baseline", "train_speedup_vs_builtin", "infer_speedup_vs_builtin", "train_speedup_vs_torch", "infer_speedup_vs_torch",
+}
+STREAMING_FIELDS = {"backend", "contestant", "features", "units", "hops", "hop_ms", "hop_ms_p90"}
+TASK_FIELDS = {"backend", "task", "cell", "length", "units", "batch", "train_steps", "metric", "value", "baseline", "solved", "train_seconds"}
+
+
+def _cli_json(*args: str) -> dict:
+    process = run_python(
+        "import sys; from keras_rnnzoo.cli import main; sys.exit(main(sys.argv[1:]))",
+        args=("bench", *args, "--json", "--backend", BACKEND),
+        timeout=300,
+    )
+    return json.loads(process.stdout)  # stdout carries only the JSON
+
+
+def test_quick_json_has_documented_fields():
+    payload = _cli_json("--quick")
+    assert payload["kind"] == "throughput" and payload["backends"] == [BACKEND]
+    assert {"spec", "machine", "seconds", "results", "streaming", "tasks", "errors"} <= set(payload)
+    assert payload["errors"] == []
+    names = {row["contestant"] for row in payload["results"]}
+    assert {"keras.LSTM", "keras.GRU", "rnnzoo.LSTM", "rnnzoo.GRU", "rnnzoo.MinGRU", "rnnzoo.MinLSTM"} <= names
+    for row in payload["results"]:
+        assert set(row) == RESULT_FIELDS, set(row) ^ RESULT_FIELDS
+        assert row["shape"] == {"batch": 4, "steps": 8, "features": 3, "units": 8}
+        assert row["train_ms"] > 0 and row["infer_tokens_per_s"] > 0 and len(row["train_ms_all"]) == 2
+        if row["framework"] == "keras":
+            assert row["backend"] == BACKEND and row["train_speedup_vs_builtin"] is not None
+    builtin = next(r for r in payload["results"] if r["contestant"] == "keras.LSTM")
+    assert builtin["train_speedup_vs_builtin"] == 1.0
+    assert payload["streaming"] and all(set(row) == STREAMING_FIELDS for row in payload["streaming"])
+
+
+def test_task_adding_quick():
+    payload = _cli_json("--task", "adding", "--quick", "--cells", "SimpleRNN,LSTM,MinGRU", "--train-steps", "5")
+    rows = payload["tasks"]
+    assert payload["kind"] == "task" and payload["errors"] == []
+    assert {(r["cell"], r["length"]) for r in rows} == {(c, n) for c in ("SimpleRNN", "LSTM", "MinGRU") for n in (10, 20)}
+    for row in rows:
+        assert set(row) == TASK_FIELDS
+        assert row["metric"] == "mse" and np.isfinite(row["value"]) and row["baseline"] == pytest.approx(1 / 6, abs=1e-4)
+
+
+def test_measure_in_process_and_ratios():
+    results, errors = measure(["keras.GRU", "rnnzoo.GRU"], Shape(2, 3, 2, 4), backend=BACKEND, repeats=1, warmup=1, memory=False)
+    assert errors == [] and [r["contestant"] for r in results] == ["keras.GRU", "rnnzoo.GRU"]
+    results[0]["train_ms"], results[1]["train_ms"] = 10.0, 5.0
+    add_ratios(results)
+    assert results[1]["train_speedup_vs_builtin"] == 2.0 and results[1]["baseline"] == "keras.GRU"
+    assert results[1]["train_speedup_vs_torch"] is None
+    with pytest.raises(ValueError, match="unknown contestant"):
+        measure(["nope"], Shape(1, 1, 1, 1), backend=BACKEND)
+
+
+def test_generators():
+    rng = np.random.default_rng(0)
+    x, y = adding_batch(rng, 5, 12)
+    assert x.shape == (5, 12, 2) and y.shape == (5, 1)
+    assert (x[..., 1].sum(1) == 2).all()
+    assert (x[:, :6, 1].sum(1) == 1).all()  # one marker in each half
+    np.testing.assert_allclose((x[..., 0] * x[..., 1]).sum(1, keepdims=True), y, rtol=1e-6)
+    x, y = copy_batch(rng, 4, 7)
+    assert x.shape == (4, 7 + 2 * COPY_SYMBOLS, COPY_ALPHABET + 2)
+    ids = x.argmax(-1)
+    np.testing.assert_array_equal(y[:, -COPY_SYMBOLS:], ids[:, :COPY_SYMBOLS])
+    assert (ids[:, COPY_SYMBOLS + 6] == COPY_ALPHABET + 1).all() and (y[:, :-COPY_SYMBOLS] == 0).all()
+    with pytest.raises(ValueError, match="length"):
+        adding_batch(rng, 2, 1)
+
+
+def test_shape_parse():
+    assert Shape.parse("64,100,40,128") == Shape(64, 100, 40, 128)
+    for bad in ("64,100,40", "a,b,c,d", "0,1,1,1"):
+        with pytest.raises(ValueError, match="B,T,I,H"):
+            Shape.parse(bad)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--shape", "1,2,3"), ("--shape", "1,2,3,4", "--long"), ("--task", "sorting"), ("--task", "copy", "--lengths", "0")],
+)
+def test_usage_errors_exit_2(args):
+    process = run_python(
+        "import sys; from keras_rnnzoo.cli import main; sys.exit(main(sys.argv[1:]))",
+        args=("bench", *args, "--backend", BACKEND),
+        check=False,
+        timeout=120,
+    )
+    assert process.returncode == 2, process.stderr

@@ -1,0 +1,167 @@
+"""Every fast loop of layers/fast.py equals Keras's generic loop over the cell.
+
+Same layer, same weights, fast paths on vs off: outputs, final states and
+gradients (inputs and weights) within 1e-5, with and without masks,
+forwards and backwards, with initial states; plus the conditions under which
+the generic loop must be used instead.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from conftest import assert_close, forward_and_gradients, random_weights, sequence_mask
+
+from keras_rnnzoo import layers
+from keras_rnnzoo.layers.fast import fast_inner_loop, fast_paths, fast_paths_enabled
+
+BATCH, TIME, FEATURES, UNITS = 3, 6, 4, 5
+ON_TORCH = keras.backend.backend() == "torch"
+needs_fast_path = pytest.mark.skipif(
+    not ON_TORCH,
+    reason=f"no fast path on the {keras.backend.backend()} backend: its layers always run Keras's generic loop",
+)
+
+KINDS = {
+    "lstm": (layers.LSTM, {}),
+    "gru_reset_after": (layers.GRU, {"reset_after": True}),
+    "gru_reset_before": (layers.GRU, {"reset_after": False}),
+    "lstm_no_bias": (layers.LSTM, {"use_bias": False}),
+    "gru_no_bias": (layers.GRU, {"use_bias": False}),
+}
+MASKS = {
+    "no_mask": None,
+    "right_padded": sequence_mask([6, 3, 1], TIME, "right"),
+    "left_padded": sequence_mask([6, 4, 2], TIME, "left"),
+    "holes": np.array([[1, 0, 1, 1, 0, 1], [0, 0, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]], bool),
+}
+
+
+def _compare(layer, inputs, **call_kwargs):
+    random_weights(layer, scale=0.6)
+    with fast_paths(True):
+        fast = forward_and_gradients(layer, inputs, **call_kwargs)
+    with fast_paths(False):
+        plain = forward_and_gradients(layer, inputs, **call_kwargs)
+    assert_close(fast[0], plain[0], what="outputs")
+    assert_close(fast[1], plain[1], what="d/dx")
+    assert_close(fast[2], plain[2], what="d/dw")
+
+
+@pytest.fixture
+def inputs(rng):
+    return rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+
+
+@needs_fast_path
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("mask", MASKS)
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_fast_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
+    layer_class, kwargs = KINDS[kind]
+    layer = layer_class(UNITS, return_sequences=True, return_state=True, go_backwards=go_backwards, **kwargs)
+    layer.build((BATCH, TIME, FEATURES))
+    _compare(layer, inputs, mask=MASKS[mask])
+
+
+@needs_fast_path
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before"])
+@pytest.mark.parametrize("mask", ["no_mask", "holes"])
+def test_initial_state_and_zero_output_for_mask(kind, mask, inputs, rng):
+    layer_class, kwargs = KINDS[kind]
+    layer = layer_class(UNITS, return_sequences=True, zero_output_for_mask=True, **kwargs)
+    layer.build((BATCH, TIME, FEATURES))
+    states = [rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in layer.state_size]
+    states = [keras.ops.convert_to_tensor(s) for s in states]
+    _compare(layer, inputs, mask=MASKS[mask], initial_state=states)
+
+
+@needs_fast_path
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after"])
+def test_last_output_only(kind, inputs):
+    layer_class, kwargs = KINDS[kind]
+    layer = layer_class(UNITS, **kwargs)
+    layer.build((BATCH, TIME, FEATURES))
+    _compare(layer, inputs, mask=MASKS["right_padded"])
+    _compare(layer, inputs)
+
+
+@needs_fast_path
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after"])
+def test_stateful_training_steps(kind, inputs):
+    # The state variables are assigned after the forward pass; the backward
+    # pass of the fused kernel must not see them changed in place.
+    layer_class, kwargs = KINDS[kind]
+    model = keras.Sequential(
+        [keras.Input(batch_shape=(BATCH, TIME, FEATURES)), layer_class(UNITS, stateful=True, **kwargs), keras.layers.Dense(1)]
+    )
+    model.compile("adam", "mse")
+    for _ in range(2):
+        loss = model.train_on_batch(inputs, np.ones((BATCH, 1), "float32"))
+    assert np.isfinite(loss)
+    with fast_paths(False):
+        reference = keras.models.clone_model(model)
+    reference.set_weights(model.get_weights())
+    model.layers[0].reset_state()
+    reference.layers[0].reset_state()
+    for _ in range(2):  # carried state: the second call starts from the first's
+        fast_out = keras.ops.convert_to_numpy(model(inputs))
+        with fast_paths(False):
+            plain_out = keras.ops.convert_to_numpy(reference(inputs))
+        np.testing.assert_allclose(fast_out, plain_out, atol=1e-5)
+
+
+@needs_fast_path
+def test_input_dropout_in_training_keeps_the_fast_path(inputs):
+    layer = layers.LSTM(UNITS, dropout=0.5, seed=3)
+    layer.build((BATCH, TIME, FEATURES))
+    x = keras.ops.convert_to_tensor(inputs)
+    state = [keras.ops.zeros((BATCH, UNITS))] * 2
+    layer._maybe_config_dropout_masks(layer.cell, x[:, 0, :], state)
+    fast = fast_inner_loop(layer, x, state, None, training=True)
+    assert fast is not None
+    with fast_paths(False):
+        plain = layer.inner_loop(x, state, None, training=True)  # same cached mask
+    layer._maybe_reset_dropout_masks(layer.cell)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fast[0]), keras.ops.convert_to_numpy(plain[0]), atol=1e-5)
+    inference = keras.ops.convert_to_numpy(layer(inputs))
+    assert not np.allclose(keras.ops.convert_to_numpy(fast[0]), inference)
+
+
+def _probe(layer, training=False, dtype="float32"):
+    layer.build((BATCH, TIME, FEATURES))
+    x = keras.ops.zeros((BATCH, TIME, FEATURES), dtype=dtype)
+    state = [keras.ops.zeros((BATCH, UNITS), dtype=dtype)] * len(layer.state_size)
+    return fast_inner_loop(layer, x, state, None, training=training)
+
+
+@pytest.mark.parametrize(
+    "layer, training",
+    [
+        (layers.LSTM(UNITS, recurrent_dropout=0.2), True),
+        (layers.LSTM(UNITS, activation="relu"), False),
+        (layers.GRU(UNITS, recurrent_activation="hard_sigmoid"), False),
+        (layers.LSTM(UNITS, unroll=True), False),
+        (layers.PeepholeLSTM(UNITS), False),
+        (layers.SimpleRNN(UNITS), False),
+    ],
+    ids=["recurrent_dropout", "relu", "hard_sigmoid", "unroll", "variant", "elman"],
+)
+def test_generic_loop_when_no_fast_path_applies(layer, training):
+    assert _probe(layer, training) is None
+
+
+def test_fast_path_only_on_torch_and_switchable():
+    taken = _probe(layers.LSTM(UNITS)) is not None
+    assert taken == ON_TORCH
+    assert fast_paths_enabled()
+    with fast_paths(False):
+        assert _probe(layers.GRU(UNITS)) is None
+    assert fast_paths_enabled()
+
+
+@needs_fast_path
+def test_recurrent_dropout_off_in_inference_uses_fast_path(inputs):
+    layer = layers.GRU(UNITS, recurrent_dropout=0.3)
+    assert _probe(layer, training=False) is not None
