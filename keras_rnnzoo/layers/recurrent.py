@@ -14,6 +14,7 @@ import keras
 from keras import ops
 
 from keras_rnnzoo.cells import GRUCell, LSTMCell, SimpleRNNCell
+from keras_rnnzoo.layers.fast import fast_inner_loop
 from keras_rnnzoo.registry import SERIALIZATION_PACKAGE
 
 # Layer arguments that the cell receives too (as keras.layers.LSTM does).
@@ -94,6 +95,13 @@ class RecurrentLayer(keras.layers.RNN):
         return super().call(
             sequences, initial_state=initial_state, mask=mask, training=training
         )
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        # Backend-specific fast loops (layers/fast.py); None -> generic loop.
+        result = fast_inner_loop(self, sequences, initial_state, mask, training)
+        if result is not None:
+            return result
+        return super().inner_loop(sequences, initial_state, mask, training=training)
 
     def get_config(self):
         config = super().get_config()
