@@ -63,10 +63,15 @@ def export(name: str, export_format: str, out: str, json_output: bool) -> None:
     elif export_format == "tflite":
         if backend != "tensorflow":
             raise RuntimeError(f"tflite export runs on KERAS_BACKEND=tensorflow (it is running on {backend}).")
-        _export_tflite(unrolled_copy(task.model), out_path)
+        if hasattr(task, "export_tflite"):  # task-specific variants (e.g. the keyword spotter's streaming model)
+            extra_outputs = task.export_tflite(out_path)
+        else:
+            _export_tflite(unrolled_copy(task.model), out_path)
     else:
         _export_onnx(task.model, out_path, backend)
     payload = {"name": task.name, "format": export_format, "output": str(out_path)}
+    if export_format == "tflite" and hasattr(task, "export_tflite"):
+        payload["outputs"] = extra_outputs
     if json_output:
         print_json(payload)
     else:

@@ -342,6 +342,7 @@ def synthesize_corpus(
     languages_per_variant: int = 2,
     noise_seconds: float = 30.0,
     splits: tuple[str, ...] = ("train", "validation", "test"),
+    max_voices_per_split: int | None = None,
     seed: int = 0,
     workers: int = 2,
     progress: bool = True,
@@ -359,6 +360,8 @@ def synthesize_corpus(
         splits: which splits' voices to synthesize; `("test",)` reproduces the
             test clips of the full corpus exactly (clip seeds depend only on
             the clip), e.g. to rerun an evaluation without the training data.
+        max_voices_per_split: keep only this many voices (seeded choice) per
+            split, for quick smoke-test corpora.
         seed: seed of everything random (voices, rates, pitches, shifts, noise).
         workers: synthesizer processes run at once.
         progress: show a Keras progress bar.
@@ -377,6 +380,13 @@ def synthesize_corpus(
     root.mkdir(parents=True)
     voices = list_voices(languages_per_variant=languages_per_variant, seed=seed)
     chosen = [voice for voice in voices if split_of(voice) in splits]
+    if max_voices_per_split is not None:
+        picked = []
+        for split in splits:
+            members = [voice for voice in chosen if split_of(voice) == split]
+            order = np.random.default_rng(_clip_seed(seed, "voices", split)).permutation(len(members))
+            picked += [members[i] for i in sorted(order[:max_voices_per_split])]
+        chosen = picked
     jobs = corpus_jobs(
         chosen,
         keyword_takes=keyword_takes,
@@ -426,6 +436,7 @@ def synthesize_corpus(
             "languages_per_variant": languages_per_variant,
             "noise_seconds": noise_seconds,
             "splits": list(splits),
+            "max_voices_per_split": max_voices_per_split,
             "seed": seed,
         },
         "synthesizers": {tool: _version(tool) for tool in ("espeak-ng", "flite")},
