@@ -34,15 +34,19 @@ def find_recipe(name: str) -> Path:
 @click.argument("name")
 @click.option("--quick", is_flag=True, help="A minutes-long run (smoke test); writes to $RNNZOO_HOME/NAME-quick.")
 @click.option("--data", type=click.Path(), default=None, help="Extra training data for the recipe.")
+@click.option("--format", "data_format", default=None,
+              help="Format of --data, for recipes that read several (shapes-captioner: coco or flickr8k).")
 @click.option("--output", type=click.Path(file_okay=False), default=None, help="Preset folder to write.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override the recipe's epochs.")
 @json_option
-def train(name: str, quick: bool, data: str | None, output: str | None, epochs: int | None, json_output: bool) -> None:
+def train(name: str, quick: bool, data: str | None, data_format: str | None, output: str | None,
+          epochs: int | None, json_output: bool) -> None:
     """Rebuild preset NAME from scratch by running its recipe (trains, evaluates, writes the preset)."""
     if data is not None and not Path(data).exists():
         raise FileNotFoundError(f"Data file {data} does not exist.")
     recipe = find_recipe(name)
     argv = (["--quick"] if quick else []) + (["--data", data] if data else []) \
+        + (["--format", data_format] if data_format else []) \
         + (["--output", output] if output else []) + (["--epochs", str(epochs)] if epochs else [])
     spec = importlib.util.spec_from_file_location(f"rnnzoo_recipe_{name.replace('-', '_')}", recipe)
     module = importlib.util.module_from_spec(spec)

@@ -46,13 +46,17 @@ def parse_args(argv=None):
                         "shapes runs, $RNNZOO_HOME/<name>-quick for --quick, $RNNZOO_HOME/<name>-custom for --data)")
     parser.add_argument("--cell", default="lstm", help="keras_rnnzoo cell of the decoder (rnnzoo cells lists them)")
     parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--filters", default="24,48,64", help="widths of the CNN stages, comma-separated")
+    parser.add_argument("--feature-dim", type=int, default=64, help="width of each grid feature vector")
+    parser.add_argument("--attention-units", type=int, default=64)
+    parser.add_argument("--embedding-dim", type=int, default=48)
     parser.add_argument("--backbone", type=Path, help="a pretrained Keras image model (.keras) whose output is a "
                         "4-D feature map; replaces the from-scratch CNN (its preprocessing must be inside it)")
     parser.add_argument("--scenes", type=int, default=None, help="generated training scenes")
     parser.add_argument("--steps", type=int, default=None, help="training steps")
     parser.add_argument("--epochs", type=int, default=None,
                         help="passes over the training examples (sets --steps; for --data runs)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--eval-count", type=int, default=None, help="scenes per evaluation set")
     parser.add_argument("--time-limit", type=float, default=None,
                         help="stop training after this many minutes of wall time (the steps done are recorded)")
@@ -199,7 +203,7 @@ def main(argv=None) -> dict:
         logging.info("%s: %d training images, %d held out, vocabulary %d", args.data, len(images),
                      len(test_items), len(vocabulary))
     else:
-        count = args.scenes or (2000 if args.quick else 16000)
+        count = args.scenes or (2000 if args.quick else 10000)
         held_out = [list(pair) for pair in shapes.HELD_OUT_PAIRS]
         logging.info("generating %d training scenes", count)
         images, scenes = shapes.generate(count, args.seed, size=IMAGE_SIZE, split="train")
@@ -214,14 +218,16 @@ def main(argv=None) -> dict:
         name = f"{name}-quick" if not real else name
     if args.epochs and not args.steps:
         args.steps = args.epochs * math.ceil(len(images) / args.batch_size)
-    steps = args.steps or (150 if args.quick else 3000)
+    steps = args.steps or (150 if args.quick else 4000)
+    architecture = dict(
+        image_size=IMAGE_SIZE, max_length=max_length, units=args.units, cell=args.cell,
+        filters=tuple(int(f) for f in args.filters.split(",")), feature_dim=args.feature_dim,
+        attention_units=args.attention_units, embedding_dim=args.embedding_dim,
+    )
     backbone = None
     if args.backbone is not None:
         backbone = keras.saving.load_model(args.backbone, compile=False)
-    model = cap.build_captioner_model(
-        len(vocabulary), image_size=IMAGE_SIZE, max_length=max_length, units=args.units,
-        cell=args.cell, backbone=backbone,
-    )
+    model = cap.build_captioner_model(len(vocabulary), backbone=backbone, **architecture)
     if args.init is not None:
         from keras_rnnzoo.zoo import load
 
@@ -244,17 +250,14 @@ def main(argv=None) -> dict:
     final_loss = float(history.history["loss"][-1])
     train_seconds = time.time() - started
     # ship the weights without the optimizer state: a fresh, uncompiled copy
-    trained, model = model, cap.build_captioner_model(
-        len(vocabulary), image_size=IMAGE_SIZE, max_length=max_length, units=args.units,
-        cell=args.cell, backbone=backbone,
-    )
+    trained, model = model, cap.build_captioner_model(len(vocabulary), backbone=backbone, **architecture)
     model.set_weights(trained.get_weights())
     config = {
         "vocabulary": vocabulary.tokens,
         "max_length": max_length,
         "held_out_pairs": held_out,
         "cell": args.cell,
-        "units": args.units,
+        "architecture": {k: list(v) if isinstance(v, tuple) else v for k, v in architecture.items()},
         "default_beam": cap.DEFAULT_BEAM_WIDTH,
         "length_penalty": 1.0,
     }
