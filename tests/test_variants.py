@@ -336,6 +336,15 @@ def test_registry_name(spec):
     )
 
 
+@pytest.mark.parametrize("name", sorted({spec.name for spec in SPECS}))
+def test_registered_cell_builds_from_units_alone(name, rng):
+    # The tuner and the zoo build any registered cell as get_cell(name)(units).
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    output = keras.layers.RNN(keras_rnnzoo.get_cell(name)(4))(x)
+    assert tuple(output.shape)[0] == BATCH
+    assert np.all(np.isfinite(to_numpy(output)[0]))
+
+
 @parametrize_specs
 def test_layer_config_round_trip_and_save_load(spec, rng, tmp_path):
     layer = spec.layer(return_sequences=True, dropout=0.1)
@@ -429,8 +438,17 @@ def test_dropout_mask_is_constant_across_time():
         np.testing.assert_allclose(outputs[:, t], outputs[:, 0], atol=1e-6)
 
 
-@parametrize_specs
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+# float16 for every cell; bfloat16 too where the arithmetic differs (layer norm).
+PRECISION_CASES = [(spec, "mixed_float16") for spec in SPECS] + [
+    (spec, "mixed_bfloat16") for spec in SPECS if spec.name.startswith("layer_norm")
+]
+
+
+@pytest.mark.parametrize(
+    "spec, policy",
+    PRECISION_CASES,
+    ids=[f"{policy}-{IDS[SPECS.index(spec)]}" for spec, policy in PRECISION_CASES],
+)
 def test_mixed_precision(spec, policy, rng):
     x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
     full = spec.layer(return_sequences=True)
@@ -461,27 +479,40 @@ def test_forget_bias_initialization():
     assert tuple(cifg.kernel.shape) == (FEATURES, 3 * UNITS)
 
 
+def _indrnn_model(**cell_arguments):
+    layer = layers.IndRNN(UNITS, **cell_arguments)
+    model = keras.Sequential([keras.Input((TIME, FEATURES)), layer, keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e3), loss="mse")
+    return model, layer.cell
+
+
 @pytest.mark.parametrize(
     "arguments, expected_bound",
     [({"time_steps": TIME}, 2.0 ** (1.0 / TIME)), ({"recurrent_max_abs": 0.5}, 0.5)],
 )
 @pytest.mark.parametrize("extra_constraint", [None, "non_neg"])
-def test_indrnn_bound_enforced_after_large_training_step(arguments, expected_bound, extra_constraint, rng):
-    layer = layers.IndRNN(UNITS, recurrent_constraint=extra_constraint, **arguments)
-    assert layer.cell.recurrent_max_abs == pytest.approx(expected_bound)
-    model = keras.Sequential([keras.Input((TIME, FEATURES)), layer, keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e3), loss="mse")
-    u0 = np.linspace(-expected_bound, expected_bound, UNITS).astype("float32")
-    layer.cell.recurrent_kernel.assign(u0)
-    x = np.abs(rng.normal(size=(16, TIME, FEATURES))).astype("float32")
+def test_indrnn_bound_enforced_after_large_training_step(
+    arguments, expected_bound, extra_constraint, rng
+):
+    bounded, cell = _indrnn_model(recurrent_constraint=extra_constraint, **arguments)
+    free, free_cell = _indrnn_model()  # same network, no bound, no constraint
+    assert cell.recurrent_max_abs == pytest.approx(expected_bound)
+    assert free_cell.recurrent_max_abs is None
+    random_weights(bounded, scale=0.3)
+    # Start strictly inside the bound, where clipping passes gradients through.
+    cell.recurrent_kernel.assign(np.linspace(-0.9, 0.9, UNITS).astype("float32") * expected_bound)
+    free.set_weights(bounded.get_weights())
+    x = rng.normal(size=(16, TIME, FEATURES)).astype("float32")
     y = rng.normal(size=(16, 1)).astype("float32") * 100.0
-    model.train_on_batch(x, y)
-    u = keras.ops.convert_to_numpy(layer.cell.recurrent_kernel)
-    assert not np.allclose(u, u0), "the step did not change u"
+    bounded.train_on_batch(x, y)
+    free.train_on_batch(x, y)
+    u_free = keras.ops.convert_to_numpy(free_cell.recurrent_kernel)
+    u = keras.ops.convert_to_numpy(cell.recurrent_kernel)
+    assert np.max(np.abs(u_free)) > 2 * expected_bound, "the step is too small to test the bound"
+    expected = np.maximum(u_free, 0.0) if extra_constraint == "non_neg" else u_free
+    expected = np.clip(expected, -expected_bound, expected_bound)
+    np.testing.assert_allclose(u, expected, rtol=1e-5, atol=1e-6)
     assert np.max(np.abs(u)) <= expected_bound * (1 + 1e-6)
-    assert np.isclose(np.max(np.abs(u)), expected_bound), "no weight reached the bound"
-    if extra_constraint == "non_neg":
-        assert np.min(u) >= 0.0
 
 
 def test_indrnn_default_recurrent_initializer_respects_bound():
@@ -524,7 +555,14 @@ def test_lstmp_shapes(rng):
         )
 
 
-@pytest.mark.parametrize("proj_size", [0, -2, 2.0, None])
+def test_lstmp_default_proj_size():
+    # Generic code (the tuner, the zoo) builds registered cells as cls(units).
+    assert LSTMPCell(UNITS).proj_size == UNITS // 2
+    assert LSTMPCell(1).proj_size == 1
+    assert LSTMPCell.from_config(LSTMPCell(8).get_config()).proj_size == 4
+
+
+@pytest.mark.parametrize("proj_size", [0, -2, 2.0, "3"])
 def test_lstmp_bad_proj_size(proj_size):
     with pytest.raises(ValueError, match="proj_size"):
         LSTMPCell(UNITS, proj_size=proj_size)

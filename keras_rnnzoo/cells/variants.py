@@ -23,7 +23,7 @@ import numbers
 
 from keras import constraints, initializers, ops, regularizers
 
-from keras_rnnzoo.cells.base import GatedCell, RecurrentCell
+from keras_rnnzoo.cells.base import GatedCell, RecurrentCell, check_units
 from keras_rnnzoo.cells.gru import GRUCell
 from keras_rnnzoo.cells.lstm import LSTMCell
 from keras_rnnzoo.registry import register_cell
@@ -698,7 +698,9 @@ class LSTMPCell(LSTMCell):
 
     Args:
         units: positive integer, width of the cell state `c`.
-        proj_size: positive integer, width of the projected output / `h`.
+        proj_size: positive integer, width of the projected output / `h`;
+            default `None`, meaning `max(1, units // 2)` (so that generic
+            code can build every registered cell as `cell_class(units)`).
         projection_initializer, projection_regularizer, projection_constraint:
             of `projection_kernel` (default `"glorot_uniform"`).
         unit_forget_bias, activation, recurrent_activation, use_bias,
@@ -721,12 +723,15 @@ class LSTMPCell(LSTMCell):
     def __init__(
         self,
         units: int,
-        proj_size: int,
+        proj_size: int | None = None,
         projection_initializer="glorot_uniform",
         projection_regularizer=None,
         projection_constraint=None,
         **kwargs,
     ):
+        if proj_size is None:
+            check_units(units, type(self).__name__)
+            proj_size = max(1, units // 2)
         if (
             isinstance(proj_size, bool)
             or not isinstance(proj_size, numbers.Integral)

@@ -17,8 +17,8 @@ __all__ = ["CIFGLSTM", "IndRNN", "LSTMP", "LayerNormGRU", "LayerNormLSTM", "MGU"
 
 _LSTMP_DOC = """LSTM layer with a recurrent projection: a `keras.layers.RNN` over `keras_rnnzoo.LSTMPCell`.
 
-Takes the arguments of `keras_rnnzoo.LSTMPCell` (`proj_size` is required)
-plus those of `keras.layers.RNN` (see `RecurrentLayer`). The output and `h`
+Takes the arguments of `keras_rnnzoo.LSTMPCell` (`proj_size`, default
+`units // 2`) plus those of `keras.layers.RNN` (see `RecurrentLayer`). The output and `h`
 have width `proj_size`, the cell state `c` width `units`.
 
 Example:
