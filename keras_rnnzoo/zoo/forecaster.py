@@ -107,7 +107,7 @@ def clean_history(values: np.ndarray, name: str = "series") -> tuple[np.ndarray,
     missing = 1.0 - n_observed / len(values)
     if missing > MAX_MISSING_FRACTION:
         raise ValueError(
-            f"{name} is {missing:.0%} missing values (after its first observation); at most "
+            f"{name} is {missing:.1%} missing values (after its first observation); at most "
             f"{MAX_MISSING_FRACTION:.0%} are filled by interpolation. Fill or drop them first."
         )
     if missing:

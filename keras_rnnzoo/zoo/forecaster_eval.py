@@ -80,7 +80,9 @@ def ets_forecast(train: np.ndarray, season: int, h: int):
     there are two full seasons and m <= 24), normal quantiles from its variance."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-    train = _fill(train)
+    import pandas as pd
+
+    train = pd.Series(_fill(train))  # statsmodels' prediction intervals need an index
     seasonal = "add" if 1 < season <= 24 and len(train) >= 2 * season + 2 else None
     best = None
     configs = [dict(trend="add", damped_trend=True), dict(trend=None)]
@@ -97,7 +99,7 @@ def ets_forecast(train: np.ndarray, season: int, h: int):
             if np.isfinite(fitted.aicc) and (best is None or fitted.aicc < best.aicc):
                 best = fitted
         if best is None:
-            return seasonal_naive_forecast(train, 1, h)
+            return seasonal_naive_forecast(train.to_numpy(), 1, h)
         prediction = best.get_prediction(start=len(train), end=len(train) + h - 1)
         point = np.asarray(prediction.predicted_mean, dtype="float64")
         variance = np.asarray(prediction.var_pred_mean, dtype="float64")
@@ -135,6 +137,13 @@ def evaluate_records(forecaster, records, methods=("rnn-forecaster", "seasonal_n
         train, test, h = split
         scale = _mase_scale(train, record.season_length)
         if not (scale > 0):
+            continue
+        try:  # the same series for every method: those the forecaster accepts
+            from keras_rnnzoo.zoo.forecaster import clean_history
+
+            clean_history(train, name=record.name)
+        except ValueError as error:
+            _log.info("Skipping %s: %s", record.name, error)
             continue
         cases.append((record, train, test, h, scale))
     per_method: dict[str, list[dict[str, float]]] = {m: [] for m in methods}

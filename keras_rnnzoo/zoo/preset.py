@@ -85,6 +85,9 @@ def write_preset_folder(
         raise FileExistsError(f"Preset folder {folder} already exists (pass overwrite=True).")
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; a preset folder is not
     try:
         for name, content in dict(files).items():
             _check_file_name(name)

@@ -36,6 +36,8 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--windows", type=int, default=None, help="training windows per epoch")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--model", type=Path, help="skip training: evaluate and package this trained .keras model "
+                        "(the recipe saves one to $RNNZOO_HOME/cache/ after training)")
     return parser.parse_args(argv)
 
 
@@ -69,6 +71,23 @@ def sample_windows(records, count, rng, context_length, horizon_length):
         decoders.append(dec)
         targets.append(y)
     return {"encoder": np.stack(encoders), "decoder": np.stack(decoders)}, np.stack(targets)
+
+
+def train_model(records, windows, epochs, rng, quick):
+    import keras
+
+    from keras_rnnzoo.zoo import forecaster as fc
+
+    model = fc.build_model()
+    steps = epochs * int(np.ceil(windows / 256))
+    schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0), loss=fc.forecast_loss())
+    validation = sample_windows(records, max(500, windows // 20), rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH)
+    for epoch in range(epochs):  # fresh windows every epoch
+        inputs, targets = sample_windows(records, windows, rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH)
+        model.fit(inputs, targets, batch_size=256, epochs=epoch + 1, initial_epoch=epoch,
+                  validation_data=validation, verbose=2 if quick else "auto")
+    return model
 
 
 def extra_series(path: Path):
@@ -123,23 +142,22 @@ def main(argv=None) -> dict:
         split = forecaster_eval.split_last_horizon(record.values, record.season_length)
         values = split[0] if split is not None else record.values
         training.append(series_data.SeriesRecord(record.name, values, record.season_length, record.source))
-    generated = series_data.generate_series(150 if args.quick else 3000, rng)
+    generated = series_data.generate_series(100 if args.quick else 3000, rng)
     if args.data:
         training.extend(extra_series(args.data))
     records = training + generated
-    windows = args.windows or (3000 if args.quick else 48000)
+    windows = args.windows or (1024 if args.quick else 32000)
     epochs = args.epochs or (1 if args.quick else 4)
     logging.info("training on %d real + %d generated series, %d windows x %d epochs",
                  len(training), len(generated), windows, epochs)
-    model = fc.build_model()
-    steps = epochs * int(np.ceil(windows / 256))
-    schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0), loss=fc.forecast_loss())
-    validation = sample_windows(records, max(500, windows // 20), rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH)
-    for epoch in range(epochs):  # fresh windows every epoch
-        inputs, targets = sample_windows(records, windows, rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH)
-        model.fit(inputs, targets, batch_size=256, epochs=epoch + 1, initial_epoch=epoch,
-                  validation_data=validation, verbose=2 if args.quick else "auto")
+    if args.model:
+        model = keras.saving.load_model(args.model, compile=False, safe_mode=True)
+    else:
+        model = train_model(records, windows, epochs, rng, args.quick)
+        cache = rnnzoo_home() / "cache" / f"{NAME}{'-quick' if args.quick else ''}-trained.keras"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        model.save(cache)  # evaluation can be rerun from here with --model
+        logging.info("trained model saved to %s", cache)
     forecaster = fc.Forecaster(model, {"name": NAME if not args.quick else f"{NAME}-quick"})
     metrics = forecaster.evaluate(quick=args.quick)
     output = args.output or (rnnzoo_home() / f"{NAME}-quick" if args.quick else shipped_preset_dir(NAME))
