@@ -115,11 +115,12 @@ def _load_entry_points() -> None:
         return
     _entry_points_loaded = True
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if entry_point.name in _CELLS:
-            continue
         try:
             cls = entry_point.load()
-            register_cell(entry_point.name)(cls)
+            # Skip only the same class (its module may register itself); a
+            # different class under a taken name is refused with a warning.
+            if _CELLS.get(entry_point.name) is not cls:
+                register_cell(entry_point.name)(cls)
         except Exception as error:  # a broken plugin must not break the zoo
             _log.warning(
                 "Skipping cell plugin %r (%s): %s",
