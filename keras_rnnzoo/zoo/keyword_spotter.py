@@ -217,11 +217,13 @@ class KeywordSpotter(Task):
         elif backend == "jax":
             import jax
 
-            trainable = [v.value for v in model.trainable_variables]
-            non_trainable = [v.value for v in model.non_trainable_variables]
             jitted = jax.jit(lambda t, n, x: model.stateless_call(t, n, x, training=False)[0])
 
             def step(inputs):
+                # read the variables at every call: Keras's own jitted functions
+                # (predict, fit) may donate and replace their buffers in between
+                trainable = [v.value for v in model.trainable_variables]
+                non_trainable = [v.value for v in model.non_trainable_variables]
                 return [np.asarray(output) for output in jitted(trainable, non_trainable, inputs)]
 
         else:
@@ -283,6 +285,26 @@ class KeywordSpotter(Task):
         `time` is the end of the hop at which it fired, in seconds from the
         start of the stream. `_silence_` and `_unknown_` never fire.
         """
+        return self.detect(
+            self.stream_probabilities(chunks, sample_rate),
+            threshold=threshold,
+            smoothing_hops=smoothing_hops,
+            suppress_seconds=suppress_seconds,
+        )
+
+    def detect(
+        self,
+        hops: Iterable[tuple[float, np.ndarray]],
+        *,
+        threshold: float | None = None,
+        smoothing_hops: int | None = None,
+        suppress_seconds: float | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The detection rule of `stream`, on `(time, probabilities)` pairs.
+
+        Separate from the model so that thresholds can be tuned on stored
+        probabilities (the recipe calibrates on validation voices).
+        """
         threshold = float(self.config["threshold"] if threshold is None else threshold)
         smoothing = int(self.config["smoothing_hops"] if smoothing_hops is None else smoothing_hops)
         suppress = float(self.config["suppress_seconds"] if suppress_seconds is None else suppress_seconds)
@@ -290,11 +312,14 @@ class KeywordSpotter(Task):
             raise ValueError(f"threshold must be in (0, 1]; got {threshold}.")
         if smoothing < 1:
             raise ValueError(f"smoothing_hops must be >= 1; got {smoothing}.")
+        return self._detect(hops, threshold, smoothing, suppress)
+
+    def _detect(self, hops, threshold, smoothing, suppress):
         keyword_ids = [i for i, label in enumerate(self.labels) if label not in (SILENCE, UNKNOWN)]
         recent: deque = deque(maxlen=smoothing)
         armed = {i: True for i in keyword_ids}
         last_time = {i: -np.inf for i in keyword_ids}
-        for seconds, probabilities in self.stream_probabilities(chunks, sample_rate):
+        for seconds, probabilities in hops:
             recent.append(probabilities)
             smoothed = np.mean(recent, axis=0)
             for index in keyword_ids:

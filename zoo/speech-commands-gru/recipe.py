@@ -47,6 +47,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny corpus and model, 2 epochs (smoke test)")
     parser.add_argument("--data", type=Path, help="a real Speech Commands v2 folder to train on instead")
+    parser.add_argument("--format", choices=["speech-commands"], default="speech-commands",
+                        help="layout of --data (only the Speech Commands v2 folder layout)")
     parser.add_argument("--corpus", type=Path, help="where the synthetic corpus is (synthesized if absent); "
                         "default $RNNZOO_HOME/data/speech-synth-<settings>")
     parser.add_argument("--output", type=Path, help="preset folder (default: the shipped preset for full runs, "
@@ -58,10 +60,21 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--patience", type=int, default=4, help="early stopping on validation accuracy")
+    parser.add_argument("--min-snr", type=float, default=5.0, help="lowest SNR (dB) of the added background noise")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="stop after the epoch that passes this much training time (best epoch kept)")
+    parser.add_argument("--init", type=Path, metavar="PRESET",
+                        help="continue training this preset's model (fresh optimizer and schedule)")
+    parser.add_argument("--evaluate-only", type=Path, metavar="PRESET",
+                        help="skip training: evaluate, calibrate and rewrite this preset's model")
     parser.add_argument("--seed", type=int, default=SEED)
     return parser.parse_args(argv)
+
+
+def zoo_info(path):
+    from keras_rnnzoo import zoo
+
+    return zoo.preset_info(path)
 
 
 def time_budget(minutes):
@@ -86,6 +99,7 @@ class Augmented:
         self.waveforms, self.labels, self.noises = waveforms, labels, noises
         self.batch_size, self.seed, self.silence_id = batch_size, seed, silence_id
         self.epoch = 0
+        self.min_snr = 0.0
 
     def __len__(self):
         return int(np.ceil(len(self.waveforms) / self.batch_size))
@@ -118,7 +132,7 @@ class Augmented:
             if self.labels[example] != self.silence_id and rng.random() < 0.85:
                 rms = np.sqrt(np.mean(clip**2)) + 1e-6
                 noise = self.noise_segment(rng, length)
-                snr = rng.uniform(0, 30)
+                snr = rng.uniform(self.min_snr, 30)
                 full += noise / (np.sqrt(np.mean(noise**2)) + 1e-9) * rms * 10 ** (-snr / 20)
             elif self.labels[example] == self.silence_id and with_context:
                 full[:CONTEXT_SAMPLES] += self.noise_segment(rng, CONTEXT_SAMPLES) * rng.uniform(0, 1)
@@ -175,6 +189,68 @@ def noisy_copy(waveforms, labels, noises, silence_id, snr_db, seed):
     return np.clip(out, -1, 1)
 
 
+def keyword_stream(waveforms, labels, keyword_ids, rng, words=60):
+    """One long recording: `words` keyword clips (trimmed) with 0.4-1.2 s of quiet noise between.
+
+    Returns the audio and the `(label id, start s, end s)` of every word.
+    """
+    from keras_rnnzoo.data.speech_synth import _trim
+
+    rows = [i for i in range(len(labels)) if labels[i] in keyword_ids]
+    parts, spans, position = [], [], 0
+    for row in rng.choice(rows, size=min(words, len(rows)), replace=False):
+        gap = rng.standard_normal(int(rng.uniform(0.4, 1.2) * 16000)).astype(np.float32) * 1e-3
+        spoken = _trim(waveforms[row])
+        position += len(gap)
+        spans.append((int(labels[row]), position / 16000, (position + len(spoken)) / 16000))
+        parts += [gap, spoken]
+        position += len(spoken)
+    parts.append(rng.standard_normal(16000).astype(np.float32) * 1e-3)
+    return np.concatenate(parts), spans
+
+
+def score_events(events, spans, names, late=0.6):
+    """Hits (right keyword during the word or up to `late` s after it), misses, false alarms."""
+    used, hits = set(), 0
+    for event in events:
+        for index, (label, start, end) in enumerate(spans):
+            if index not in used and names[label] == event["label"] and start < event["time"] <= end + late:
+                used.add(index)
+                hits += 1
+                break
+    return {"hits": hits, "misses": len(spans) - hits, "false_alarms": len(events) - hits}
+
+
+def calibrate_stream(spotter, waveforms, labels, seed):
+    """Pick the streaming threshold on validation voices: most hits minus false alarms."""
+    names = spotter.labels
+    keyword_ids = [i for i, n in enumerate(names) if not n.startswith("_")]
+    audio, spans = keyword_stream(waveforms, labels, keyword_ids, np.random.default_rng(seed))
+    hops = list(spotter.stream_probabilities([audio[i : i + 1600] for i in range(0, len(audio), 1600)]))
+    best = None
+    for threshold in (0.5, 0.6, 0.7, 0.8, 0.9):
+        result = score_events(list(spotter.detect(hops, threshold=threshold)), spans, names)
+        logging.info("stream threshold %.1f: %s", threshold, result)
+        if best is None or result["hits"] - result["false_alarms"] > best[1]["hits"] - best[1]["false_alarms"]:
+            best = (threshold, result)
+    threshold, result = best
+    spotter.config["threshold"] = threshold
+    return {"threshold": threshold, "words": len(spans), "seconds": round(len(audio) / 16000, 1),
+            "recall": result["hits"] / len(spans), **result}
+
+
+def stream_metrics(spotter, waveforms, labels, seed, split):
+    names = spotter.labels
+    keyword_ids = [i for i, n in enumerate(names) if not n.startswith("_")]
+    audio, spans = keyword_stream(waveforms, labels, keyword_ids, np.random.default_rng(seed))
+    events = list(spotter.stream([audio[i : i + 1600] for i in range(0, len(audio), 1600)]))
+    result = score_events(events, spans, names)
+    minutes = len(audio) / 16000 / 60
+    return {"split": split + f", {len(spans)} keywords in one {len(audio) / 16000:.0f} s stream",
+            "recall": result["hits"] / len(spans), "false_alarms_per_minute": result["false_alarms"] / minutes,
+            "threshold": spotter.config["threshold"], **result}
+
+
 def write_card(path, metrics, settings, corpus_summary, command):
     test = metrics["test"]
     names = test["confusion_matrix"]["labels"]
@@ -182,14 +258,14 @@ def write_card(path, metrics, settings, corpus_summary, command):
         f"# {NAME}",
         "",
         "Keyword spotter in the style of Google Speech Commands: 12 classes "
-        f"({', '.join(names)}), 16 kHz mono, one-second clips, plus streaming in 10 ms hops.",
+        f"({', '.join(names)}), 16 kHz mono, one-second clips, plus streaming in 20 ms hops.",
         "",
         "## Model",
         f"- Input: raw waveform; log-mel front end inside the model (30 ms window, 10 ms hop, 40 mel bands, "
         "per-band normalization with training statistics); SpecAugment masking during training.",
         f"- Core: {settings['layers']} x keras_rnnzoo `{settings['cell']}` ({settings['units']} units), dropout, softmax.",
         f"- Parameters: {metrics['parameters']:,}; `model.keras` size: {metrics['model_bytes'] / 1024:.0f} KiB.",
-        f"- Streaming: single-step model with external state; {metrics['hop_latency_ms']:.3f} ms per 10 ms hop "
+        f"- Streaming: single-step model with external state; {metrics['hop_latency_ms']:.3f} ms per 20 ms hop "
         f"(Keras, {metrics['backend']} backend, this machine; TFLite is faster).",
         "",
         "## Data",
@@ -206,7 +282,10 @@ def write_card(path, metrics, settings, corpus_summary, command):
         "",
         f"- **Accuracy: {test['accuracy']:.2%}** on {test['clips']} clips of voices never heard in training.",
         f"- With background noise added at 10 dB SNR: {metrics['test_noisy_10db']['accuracy']:.2%}.",
-        f"- Validation accuracy (best epoch): {metrics['validation_accuracy']:.2%}.",
+        f"- Validation accuracy: {metrics['validation_accuracy']:.2%}.",
+        f"- Streaming ({metrics['stream_test']['split']}): recall {metrics['stream_test']['recall']:.2%}, "
+        f"{metrics['stream_test']['false_alarms_per_minute']:.2f} false alarms per minute at threshold "
+        f"{metrics['stream_test']['threshold']} (chosen on validation voices).",
         "",
         "| class | accuracy |",
         "|---|---|",
@@ -242,8 +321,8 @@ def main(argv=None) -> dict:
 
     keras.utils.set_random_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    units = args.units or (32 if args.quick else 128)
-    epochs = args.epochs or (2 if args.quick else 30)
+    units = args.units or (32 if args.quick else 96)
+    epochs = args.epochs or (2 if args.quick else 14)
     corpus_settings = dict(QUICK_CORPUS if args.quick else FULL_CORPUS, seed=0)
     if args.data is not None:
         root = speech_commands.check_layout(args.data)
@@ -276,31 +355,56 @@ def main(argv=None) -> dict:
     silence_id = labels.index(speech_commands.SILENCE)
     logging.info("train %d, validation %d, test %d clips", len(train_x), len(val_x), len(test_x))
 
-    model = audio.build_keyword_model(cell=args.cell, units=units, layers=args.layers, seed=args.seed)
-    front = model.get_layer("log_mel")
-    front.set_statistics(*normalization_statistics(front, train_x, rng))
-    steps = len(Augmented(train_x, train_y, noises, args.batch_size, args.seed, silence_id)) * epochs
-    schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=steps, alpha=0.02)
-    model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4, global_clipnorm=1.0),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.05),
-        metrics=["accuracy"],
-    )
-    model.summary(print_fn=logging.info)
-    augmented = Augmented(train_x, train_y, noises, args.batch_size, args.seed, silence_id)
-    started = time.time()
-    history = model.fit(
-        make_dataset(augmented, len(labels)),
-        validation_data=(val_x, keras.utils.to_categorical(val_y, len(labels))),
-        epochs=epochs,
-        callbacks=[keras.callbacks.EarlyStopping("val_accuracy", patience=args.patience,
-                                                 restore_best_weights=True, mode="max"),
-                   time_budget(args.max_minutes)],
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
-    train_seconds = time.time() - started
+    if args.evaluate_only is not None:
+        from keras_rnnzoo import zoo
+
+        model = zoo.load(args.evaluate_only).model
+        previous = zoo.preset_info(args.evaluate_only)
+        history_best = None
+        train_seconds = previous.get("metrics", {}).get("train_seconds")
+        epochs_run = previous.get("metrics", {}).get("epochs_run")
+        settings = {k: previous["architecture"][k] for k in ("cell", "units", "layers")}
+    else:
+        if args.init is not None:
+            from keras_rnnzoo import zoo
+
+            model = zoo.load(args.init).model  # keeps its normalization statistics
+            settings = audio.model_settings(model)
+            args.cell, units, args.layers = settings["cell"], settings["units"], settings["layers"]
+        else:
+            model = audio.build_keyword_model(cell=args.cell, units=units, layers=args.layers, seed=args.seed)
+            front = model.get_layer("log_mel")
+            front.set_statistics(*normalization_statistics(front, train_x, rng))
+        steps = len(Augmented(train_x, train_y, noises, args.batch_size, args.seed, silence_id)) * epochs
+        schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=steps, alpha=0.02)
+        model.compile(
+            optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4, global_clipnorm=1.0),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.05),
+            metrics=["accuracy"],
+        )
+        model.summary(print_fn=logging.info)
+        augmented = Augmented(train_x, train_y, noises, args.batch_size, args.seed, silence_id)
+        augmented.min_snr = args.min_snr
+        started = time.time()
+        history = model.fit(
+            make_dataset(augmented, len(labels)),
+            validation_data=(val_x, keras.utils.to_categorical(val_y, len(labels))),
+            epochs=epochs,
+            callbacks=[keras.callbacks.EarlyStopping("val_accuracy", patience=args.patience,
+                                                     restore_best_weights=True, mode="max"),
+                       time_budget(args.max_minutes)],
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+        train_seconds = time.time() - started
+        history_best = float(max(history.history["val_accuracy"]))
+        epochs_run = len(history.history["loss"])
+        settings = {"cell": args.cell, "units": units, "layers": args.layers}
 
     spotter = KeywordSpotter(model, {"name": NAME, "labels": labels})
+    validation_accuracy = classification_metrics(val_y, spotter.probabilities(val_x), labels)["accuracy"]
+    stream_validation = calibrate_stream(spotter, val_x, val_y, seed=2)
+    stream_test = stream_metrics(spotter, test_x, test_y, seed=3, split="test voices")
+    logging.info("streaming on test voices: %s", stream_test)
     test_metrics = classification_metrics(test_y, spotter.probabilities(test_x), labels)
     test_metrics["split"] = "test split (held-out synthetic voices)" if args.data is None else f"test split of {root}"
     noisy = noisy_copy(test_x, test_y, noises, silence_id, 10.0, seed=1)
@@ -315,13 +419,15 @@ def main(argv=None) -> dict:
     metrics = {
         "test": {**test_metrics, "command": command},
         "test_noisy_10db": noisy_metrics,
-        "validation_accuracy": float(max(history.history["val_accuracy"])),
+        "validation_accuracy": float(validation_accuracy),
+        "stream_validation": stream_validation,
+        "stream_test": stream_test,
         "parameters": int(model.count_params()),
         "model_bytes": int(model_bytes),
         "hop_latency_ms": 1000 * spotter.hop_latency(),
         "backend": keras.backend.backend(),
-        "epochs_run": len(history.history["loss"]),
-        "train_seconds": round(train_seconds, 1),
+        "epochs_run": epochs_run,
+        "train_seconds": None if train_seconds is None else round(train_seconds, 1),
         "clips": {"train": int(len(train_x)), "validation": int(len(val_x)), "test": int(len(test_x))},
     }
     logging.info("test accuracy %.4f (noisy 10 dB: %.4f), %d parameters, %.3f ms per hop",
@@ -335,7 +441,6 @@ def main(argv=None) -> dict:
         output = io.rnnzoo_home() / f"{NAME}-custom"
     else:
         output = io.shipped_preset_dir(NAME)
-    settings = {"cell": args.cell, "units": units, "layers": args.layers}
     with tempfile.TemporaryDirectory() as scratch:
         card_path = Path(scratch) / "card.md"
         write_card(card_path, metrics, settings, corpus_summary, command)
@@ -352,7 +457,10 @@ def main(argv=None) -> dict:
                         "trained on synthetic speech only.",
             metrics=metrics,
             corpus=corpus_settings if args.data is None else {"source": str(root)},
-            training={"seed": args.seed, "epochs": epochs, "max_minutes": args.max_minutes, "batch_size": args.batch_size,
+            training=previous.get("training") if args.evaluate_only is not None else
+            {"seed": args.seed, "epochs": epochs, "max_minutes": args.max_minutes, "min_snr": args.min_snr,
+             "init": None if args.init is None else str(args.init),
+             "init_training": None if args.init is None else zoo_info(args.init).get("training"), "batch_size": args.batch_size,
                       "learning_rate": args.learning_rate, "recipe": "zoo/speech-commands-gru/recipe.py"},
             license="Apache-2.0",
         )
