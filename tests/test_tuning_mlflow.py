@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("keras_tuner", reason="needs the `tune` extra (keras-tuner)")
 mlflow = pytest.importorskip("mlflow", reason="needs the `tune` extra (mlflow)")
 
+from keras_rnnzoo.cli import main  # noqa: E402
 from keras_rnnzoo.tuning import load_spec, run_search  # noqa: E402
 from keras_rnnzoo.tuning import tracking  # noqa: E402
 
@@ -57,7 +58,7 @@ def broken_cell(clean_registry):
     return BrokenCell
 
 
-def test_search_is_tracked_in_mlflow(tmp_path, broken_cell):
+def test_search_is_tracked_in_mlflow(tmp_path, broken_cell, capsys):
     spec_path = tmp_path / "tiny.toml"
     spec_path.write_text(textwrap.dedent(SPEC))
     spec = load_spec(spec_path, directory=tmp_path / "work")
@@ -123,8 +124,14 @@ def test_search_is_tracked_in_mlflow(tmp_path, broken_cell):
     assert probabilities.shape == (3, 3)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
-    # Running the finished search again resumes it: no new runs, no new model version.
-    again = run_search(spec)
-    assert again["best"]["registered_model"] == summary["best"]["registered_model"]
+    # Running the finished search again (through the CLI) resumes it: the same
+    # leaderboard, no new runs, no new model version.
+    capsys.readouterr()
+    assert main(["tune", str(spec_path), "--dir", str(tmp_path / "work")]) == 0
+    out = capsys.readouterr().out
+    assert "tiny: val_accuracy (max)" in out
+    assert good["run_id"][:12] in out and bad["run_id"][:12] in out
+    assert f"registered model tiny-best v{versions[0].version}" in out
+    assert f"open the MLflow UI: mlflow ui --backend-store-uri {uri}" in out
     assert len(client.search_runs([experiment.experiment_id])) == 3
     assert len(client.search_model_versions("name = 'tiny-best'")) == 1
