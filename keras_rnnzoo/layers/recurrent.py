@@ -85,6 +85,17 @@ class RecurrentLayer(keras.layers.RNN):
         return self.cell.units
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        self._check_call_arguments(sequences, initial_state)
+        return super().call(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
+
+    def compute_output_spec(self, sequences, initial_state=None, **kwargs):
+        # Symbolic calls (functional models) never reach `call`: check here too.
+        self._check_call_arguments(sequences, initial_state)
+        return super().compute_output_spec(sequences, initial_state=initial_state, **kwargs)
+
+    def _check_call_arguments(self, sequences, initial_state) -> None:
         if not keras.backend.is_float_dtype(sequences.dtype):
             raise TypeError(
                 f"{type(self).__name__} expects floating-point sequences; got "
@@ -92,9 +103,6 @@ class RecurrentLayer(keras.layers.RNN):
             )
         if initial_state is not None:
             _check_initial_state(self, initial_state, sequences)
-        return super().call(
-            sequences, initial_state=initial_state, mask=mask, training=training
-        )
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         # Backend-specific fast loops (layers/fast.py); None -> generic loop.
