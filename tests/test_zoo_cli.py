@@ -141,10 +141,11 @@ def test_export_tflite_matches_keras(capsys, tmp_path):
     interpreter = tf.lite.Interpreter(model_path=str(target))
     interpreter.allocate_tensors()
     rng = np.random.default_rng(0)
-    model = zoo.load(MODEL).model
+    task = zoo.load(MODEL)
+    model = task.model
     inputs = {
-        "encoder": rng.normal(size=(1,) + tuple(model.inputs[0].shape[1:])).astype("float32"),
-        "decoder": rng.normal(size=(1,) + tuple(model.inputs[1].shape[1:])).astype("float32"),
+        "encoder": rng.normal(size=(1, task.context_length, 5)).astype("float32"),
+        "decoder": rng.normal(size=(1, task.horizon_length, 5)).astype("float32"),
     }
     for detail in interpreter.get_input_details():
         key = "encoder" if detail["shape"][1] == inputs["encoder"].shape[1] else "decoder"

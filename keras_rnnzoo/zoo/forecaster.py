@@ -885,7 +885,8 @@ def read_series_csv(path, column: str | None = None):
         raise ValueError(f"{path} has no rows.")
     date_column = None
     for name in frame.columns:
-        if frame[name].dtype == object or "date" in str(name).lower() or "time" in str(name).lower():
+        textual = pd.api.types.is_object_dtype(frame[name]) or pd.api.types.is_string_dtype(frame[name])
+        if textual or "date" in str(name).lower() or "time" in str(name).lower():
             try:
                 parsed = pd.to_datetime(frame[name], errors="raise", format="mixed")
             except (ValueError, TypeError):
