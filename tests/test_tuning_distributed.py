@@ -38,8 +38,8 @@ seed = 11
 type = "classification"
 [data]
 generator = "sequence_classes"
-samples = 96
-timesteps = 6
+samples = 192
+timesteps = 8
 features = 2
 classes = 3
 [space]
@@ -49,8 +49,8 @@ units = [4, 6]
 type = "grid"
 [budget]
 max_trials = 4
-epochs = 4
-batch_size = 32
+epochs = 10
+batch_size = 16
 [tracking]
 registered_model = "dist-best"
 """
@@ -149,6 +149,8 @@ def test_chief_two_workers_one_killed(tmp_path, mlflow_server):
             time.sleep(0.1)
         pid = int((work / "dist" / "workers" / "worker1.pid").read_text())
         os.kill(pid, signal.SIGKILL)
+        time.sleep(1.0)
+        assert client.get_run(victim.info.run_id).info.status == "RUNNING", "worker1 was killed after its trial ended"
         stdout, stderr = launcher.communicate(timeout=400)
     finally:
         if launcher.poll() is None:

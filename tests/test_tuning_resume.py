@@ -26,8 +26,8 @@ seed = 5
 type = "classification"
 [data]
 generator = "sequence_classes"
-samples = 96
-timesteps = 6
+samples = 192
+timesteps = 8
 features = 2
 classes = 3
 [space]
@@ -37,8 +37,8 @@ units = [4, 6]
 type = "grid"
 [budget]
 max_trials = 3
-epochs = 4
-batch_size = 32
+epochs = 10
+batch_size = 16
 """
 KILL_DURING_TRIAL = "1"
 
@@ -108,6 +108,6 @@ def test_kill_during_trial_then_resume(tmp_path):
         assert found[0].data.tags[tracking.TAG_STATUS] == "COMPLETED"
     # The rerun logged all its epochs into the same run (after the interrupted attempt's).
     steps = [m.step for m in client.get_metric_history(rerun.info.run_id, "val_accuracy")]
-    assert sorted(set(steps)) == list(range(4))
+    assert sorted(set(steps)) == list(range(10))
     assert [t["trial_id"] for t in summary["trials"] if t["status"] == "COMPLETED"].__len__() == 3
     assert client.get_run(record.parent_run_id).info.status == "FINISHED"

@@ -125,7 +125,8 @@ def tune(spec, directory, tracking_uri, no_tracking, overwrite, chief, worker, w
         console.print(
             f"per-trial time without tracking: {result['untracked_mean_s']:.2f} s, with MLflow: "
             f"{result['tracked_mean_s']:.2f} s, overhead {result['overhead_percent']:+.1f}% "
-            f"({result['trials']} trials each)"
+            f"({result['trials']} trials each); time inside MLflow calls: {result['tracking_mean_s']:.3f} s "
+            f"per trial, {result['tracking_share_percent']:.2f}% of trial time"
         )
         return
     if result.get("role") == "worker":

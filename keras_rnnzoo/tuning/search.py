@@ -197,10 +197,12 @@ def run_search(
                 "tuner_id": tuner.tuner_id,
                 "trials_run": tuner.trials_run,
                 "trial_seconds": tuner.trial_seconds,
+                "tracking_seconds": tuner.tracking_seconds,
                 "seconds": elapsed,
             }
         summary = finalize(tuner, tracker, spec, data)
-    summary.update(role=role, seconds=elapsed, trial_seconds=tuner.trial_seconds)
+    summary.update(role=role, seconds=elapsed, trial_seconds=tuner.trial_seconds,
+                   tracking_seconds=tuner.tracking_seconds)
     return summary
 
 

@@ -23,6 +23,7 @@ other workers share.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -109,6 +110,7 @@ class TrackingMixin:
         self.tracker = tracker
         self.abort_event = abort_event
         self.trial_seconds: dict[str, float] = {}
+        self.tracking_seconds: dict[str, float] = {}
         self.trials_run: list[str] = []
         self._runs: dict[str, str] = {}
         self._started: dict[str, float] = {}
@@ -165,44 +167,60 @@ class TrackingMixin:
         self._started[trial.trial_id] = time.perf_counter()
         super().on_trial_begin(trial)
         if self.tracker is not None:
-            self._runs[trial.trial_id] = self.tracker.begin(trial, self.tuner_id)
+            with self._timed(trial.trial_id):
+                self._runs[trial.trial_id] = self.tracker.begin(trial, self.tuner_id)
 
     def on_epoch_end(self, trial, model, epoch, logs=None):
         super().on_epoch_end(trial, model, epoch, logs=logs)
         run_id = self._runs.get(trial.trial_id)
         if run_id is not None:
-            self.tracker.log_epoch(run_id, epoch, logs)
+            with self._timed(trial.trial_id):
+                self.tracker.log_epoch(run_id, epoch, logs)
 
     def on_trial_end(self, trial):
         run_id = self._runs.pop(trial.trial_id, None)
         reported = trial.status
         if run_id is not None:
-            record = self.oracle.get_trial(trial.trial_id)
-            name = self.oracle.objective.name
-            score = best_step = None
-            if trial.status == "COMPLETED" and record.metrics.exists(name):
-                score = record.metrics.get_best_value(name)
-                best_step = record.metrics.get_best_step(name)
-            started = self._started.get(trial.trial_id)
-            self.tracker.end(
-                run_id,
-                trial.status,
-                score,
-                best_step,
-                trial.message,
-                seconds=None if started is None else time.perf_counter() - started,
-                checkpoint=Path(self._get_checkpoint_fname(trial.trial_id)),
-            )
+            with self._timed(trial.trial_id):
+                self._close_run(trial, run_id)
         super().on_trial_end(trial)
         if run_id is not None and reported != "COMPLETED":
-            # The oracle turns INVALID into FAILED once retries are used up.
-            final = self.oracle.get_trial(trial.trial_id).status
-            if final != reported:
-                self.tracker.client.set_tag(run_id, tracking.TAG_STATUS, final)
+            with self._timed(trial.trial_id):
+                # The oracle turns INVALID into FAILED once retries are used up.
+                final = self.oracle.get_trial(trial.trial_id).status
+                if final != reported:
+                    self.tracker.client.set_tag(run_id, tracking.TAG_STATUS, final)
         started = self._started.pop(trial.trial_id, None)
         if started is not None:
             self.trial_seconds[trial.trial_id] = time.perf_counter() - started
         self.trials_run.append(trial.trial_id)
+
+    def _close_run(self, trial, run_id: str) -> None:
+        record = self.oracle.get_trial(trial.trial_id)
+        name = self.oracle.objective.name
+        score = best_step = None
+        if trial.status == "COMPLETED" and record.metrics.exists(name):
+            score = record.metrics.get_best_value(name)
+            best_step = record.metrics.get_best_step(name)
+        started = self._started.get(trial.trial_id)
+        self.tracker.end(
+            run_id,
+            trial.status,
+            score,
+            best_step,
+            trial.message,
+            seconds=None if started is None else time.perf_counter() - started,
+            checkpoint=Path(self._get_checkpoint_fname(trial.trial_id)),
+        )
+
+    @contextlib.contextmanager
+    def _timed(self, trial_id: str):
+        """Add the time spent in MLflow calls to `tracking_seconds[trial_id]`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.tracking_seconds[trial_id] = self.tracking_seconds.get(trial_id, 0.0) + time.perf_counter() - started
 
 
 class TrackedTuner(TrackingMixin, keras_tuner.Tuner):
