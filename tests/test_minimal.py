@@ -10,7 +10,7 @@ import pytest
 from conftest import assert_close, forward_and_gradients, random_weights, run_python, sequence_mask, to_numpy
 
 from keras_rnnzoo import layers
-from keras_rnnzoo.layers.minimal import log_space_scan
+from keras_rnnzoo.layers.minimal import _hillis_steele, log_space_scan
 
 BATCH, TIME, FEATURES, UNITS = 3, 7, 4, 5
 KINDS = {"min_gru": layers.MinGRU, "min_lstm": layers.MinLSTM}
@@ -71,6 +71,9 @@ def test_log_space_scan_matches_sequential(rng):
         expected.append(h)
     np.testing.assert_allclose(np.exp(to_numpy(log_h)[0]), np.stack(expected, 1), rtol=1e-5)
     np.testing.assert_allclose(np.exp(to_numpy(log_decay)[0]), np.cumprod(a, axis=1), rtol=1e-5)
+    # The fallback scan (used off the default device on PyTorch) agrees.
+    fallback = _hillis_steele(keras.ops.log(a), keras.ops.log(b))
+    assert_close(to_numpy(fallback), to_numpy((log_decay, log_h)), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("kind", KINDS)
