@@ -72,10 +72,6 @@ def fast_paths(enabled: bool) -> Iterator[None]:
         set_fast_paths(previous)
 
 
-def _is(function, reference) -> bool:
-    return function is reference or getattr(function, "__name__", None) == reference.__name__
-
-
 def fast_inner_loop(layer, sequences, initial_state, mask, training):
     """`(last_output, outputs, states)` like `keras.layers.RNN.inner_loop`, or `None`."""
     if not _ENABLED or layer.unroll or keras.backend.backend() != "torch":
@@ -85,7 +81,7 @@ def fast_inner_loop(layer, sequences, initial_state, mask, training):
         return None
     if training and cell.recurrent_dropout > 0.0:
         return None
-    if not (_is(cell.activation, activations.tanh) and _is(cell.recurrent_activation, activations.sigmoid)):
+    if cell.activation is not activations.tanh or cell.recurrent_activation is not activations.sigmoid:
         return None
     if isinstance(mask, (list, tuple)):
         mask = mask[0]
