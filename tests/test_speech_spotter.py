@@ -222,3 +222,20 @@ def test_tflite_export_agrees_with_keras(spotter, clips, tmp_path):
             keras_state, tflite_state = reference[1:], outputs[1:]
         np.testing.assert_allclose(outputs[0], reference[0], atol=1e-3)
     assert agree / steps >= 0.99
+
+
+def test_detection_rule_fires_once_per_utterance():
+    from keras_rnnzoo.zoo import audio
+    from keras_rnnzoo.zoo.keyword_spotter import KeywordSpotter
+
+    spotter = KeywordSpotter(audio.build_keyword_model(units=4, layers=1))
+    yes, silence = np.zeros(12), np.zeros(12)
+    yes[0], silence[10] = 1.0, 1.0
+    # 0.2 s of "yes", 0.3 s of silence, "yes" again too soon, then 1.2 s later
+    hops = [silence] * 5 + [yes] * 10 + [silence] * 15 + [yes] * 5 + [silence] * 60 + [yes] * 10
+    timed = [((i + 1) * 0.02, p) for i, p in enumerate(hops)]
+    events = list(spotter.detect(timed, threshold=0.7, smoothing_hops=3, suppress_seconds=1.0))
+    assert [e["label"] for e in events] == ["yes", "yes"]
+    assert events[0]["time"] == pytest.approx(0.02 * 8)  # 3 hops of "yes" in the 3-hop average
+    assert events[1]["time"] == pytest.approx(0.02 * 98)
+    assert list(spotter.detect([(0.02, silence)] * 100, threshold=0.5)) == []

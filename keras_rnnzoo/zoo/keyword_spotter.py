@@ -463,13 +463,32 @@ def _chunk_samples(chunk, number: int) -> np.ndarray:
 
 
 def _convert_tflite(model) -> bytes:
+    """Convert through a SavedModel export (variables frozen correctly), builtin ops only."""
+    import tempfile
+
     import tensorflow as tf
 
-    concrete = tf.function(lambda *inputs: model(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
-    specs = [tf.TensorSpec((1, *tensor.shape[1:]), tf.float32, name=tensor.name.split(":")[0]) for tensor in model.inputs]
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete.get_concrete_function(*specs)], model)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter.convert()
+    with tempfile.TemporaryDirectory() as folder:
+        export = keras_export_archive(model)
+        export.write_out(folder, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        return converter.convert()
+
+
+def keras_export_archive(model):
+    """A `keras.export.ExportArchive` serving `model` at batch size 1 under named inputs."""
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    specs = [tf.TensorSpec((1, *tensor.shape[1:]), tf.float32, name=tensor.name) for tensor in model.inputs]
+    if len(specs) == 1:
+        archive.add_endpoint("serve", lambda x: model(x, training=False), input_signature=specs)
+    else:
+        archive.add_endpoint("serve", lambda *xs: model(list(xs), training=False), input_signature=specs)
+    return archive
 
 
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, names: list[str]) -> dict[str, Any]:
