@@ -46,8 +46,8 @@ def parse_args(argv=None):
                         "shapes runs, $RNNZOO_HOME/<name>-quick for --quick, $RNNZOO_HOME/<name>-custom for --data)")
     parser.add_argument("--cell", default="lstm", help="keras_rnnzoo cell of the decoder (rnnzoo cells lists them)")
     parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--filters", default="24,48,64", help="widths of the CNN stages, comma-separated")
-    parser.add_argument("--feature-dim", type=int, default=64, help="width of each grid feature vector")
+    parser.add_argument("--filters", default="32,64,128", help="widths of the CNN stages, comma-separated")
+    parser.add_argument("--feature-dim", type=int, default=96, help="width of each grid feature vector")
     parser.add_argument("--attention-units", type=int, default=64)
     parser.add_argument("--embedding-dim", type=int, default=48)
     parser.add_argument("--backbone", type=Path, help="a pretrained Keras image model (.keras) whose output is a "
@@ -62,6 +62,8 @@ def parse_args(argv=None):
                         help="stop training after this many minutes of wall time (the steps done are recorded)")
     parser.add_argument("--init", type=Path, help="start from the weights of this preset folder (same architecture)")
     parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--word-dropout", type=float, default=0.3,
+                        help="probability of replacing an input word by <unk> in teacher forcing")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     if args.data is not None and args.format is None:
@@ -218,7 +220,7 @@ def main(argv=None) -> dict:
         name = f"{name}-quick" if not real else name
     if args.epochs and not args.steps:
         args.steps = args.epochs * math.ceil(len(images) / args.batch_size)
-    steps = args.steps or (150 if args.quick else 4000)
+    steps = args.steps or (150 if args.quick else 5000)
     architecture = dict(
         image_size=IMAGE_SIZE, max_length=max_length, units=args.units, cell=args.cell,
         filters=tuple(int(f) for f in args.filters.split(",")), feature_dim=args.feature_dim,
@@ -239,7 +241,7 @@ def main(argv=None) -> dict:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=vocabulary.pad_id),
     )
     batches = make_batches(keras, images, captions_of, vocabulary, max_length, args.batch_size, steps,
-                           args.seed, scenes=scenes)
+                           args.seed, scenes=scenes, word_dropout=args.word_dropout)
     logging.info("training %s (%d parameters) for %d steps", model.name, model.count_params(), steps)
     TimeLimit = _time_limit_callback()
     callbacks = [TimeLimit(args.time_limit * 60.0)] if args.time_limit else []
