@@ -243,7 +243,8 @@ def forecast_loss(quantiles: Sequence[float] = QUANTILE_GRID):
         target = y_true[..., 0:1]
         mask = y_true[..., 1]
         error = target - y_pred[..., 1:]
-        pinball = ops.mean(ops.maximum(taus * error, (taus - 1.0) * error), axis=-1)
+        levels = ops.convert_to_tensor(taus, dtype=y_pred.dtype)
+        pinball = ops.mean(ops.maximum(ops.multiply(levels, error), ops.multiply(levels - 1.0, error)), axis=-1)
         mean_error = ops.abs(target[..., 0] - y_pred[..., 0])
         huber = ops.where(mean_error < 1.0, 0.5 * mean_error**2, mean_error - 0.5)
         per_step = (pinball + 0.25 * huber) * mask
