@@ -145,6 +145,11 @@ def run_search(
     if track:
         if role == "worker":
             record = _wait_for_record(project_dir, worker_wait)
+            if record.fingerprint != spec.fingerprint():
+                raise ValueError(
+                    f"{spec.path.name} differs from the spec the chief started the search in {project_dir} with; "
+                    "give every worker the same spec file."
+                )
             if tracking_uri:
                 record.tracking_uri = tracking_uri
             tracking.check_reachable(record.tracking_uri)
