@@ -71,7 +71,7 @@ def test_log_space_scan_matches_sequential(rng):
         expected.append(h)
     np.testing.assert_allclose(np.exp(to_numpy(log_h)[0]), np.stack(expected, 1), rtol=1e-5)
     np.testing.assert_allclose(np.exp(to_numpy(log_decay)[0]), np.cumprod(a, axis=1), rtol=1e-5)
-    # The fallback scan (used off the default device on PyTorch) agrees.
+    # The simpler O(T log T) Hillis-Steele scan agrees.
     fallback = _hillis_steele(keras.ops.log(a), keras.ops.log(b))
     assert_close(to_numpy(fallback), to_numpy((log_decay, log_h)), atol=1e-5, rtol=1e-5)
 
