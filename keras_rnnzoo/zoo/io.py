@@ -145,8 +145,8 @@ def save_preset(
     Args:
         task: the task object; its `.card` gives the metadata, updated by `fields`.
         folder: destination folder.
-        card: a model card (a path to a markdown file, or the markdown text)
-            stored as `card.md`.
+        card: the model card stored as `card.md`: a path (a `PathLike`, or a
+            one-line string ending in `.md`), or the markdown text itself.
         overwrite: replace an existing folder.
         **fields: `preset.json` fields to set (`name`, `version`, `metrics`,
             `license`, `input_spec`, ...).
@@ -179,10 +179,13 @@ def save_preset(
     metadata.setdefault("license", "Apache-2.0")
     files: dict[str, Any] = dict(task.extra_files())
     if card is not None:
-        card_path = Path(card) if not str(card).lstrip().startswith("#") and len(str(card)) < 4096 else None
-        files[CARD_FILE] = card_path if card_path is not None and card_path.is_file() else str(card).encode()
-        if card_path is not None and not card_path.is_file() and "\n" not in str(card):
-            raise FileNotFoundError(f"Model card {card} does not exist.")
+        is_path = isinstance(card, os.PathLike) or ("\n" not in str(card) and str(card).endswith(".md"))
+        if is_path:
+            if not Path(card).is_file():
+                raise FileNotFoundError(f"Model card {card} does not exist.")
+            files[CARD_FILE] = Path(card).read_bytes()
+        else:
+            files[CARD_FILE] = str(card).encode()
     writers = {MODEL_FILE: lambda path: task.model.save(path)}
     saved = preset_format.write_preset_folder(folder, metadata, files, writers, overwrite=overwrite)
     task.card = preset_format.read_preset_metadata(saved)
