@@ -165,3 +165,12 @@ def test_fast_path_only_on_torch_and_switchable():
 def test_recurrent_dropout_off_in_inference_uses_fast_path(inputs):
     layer = layers.GRU(UNITS, recurrent_dropout=0.3)
     assert _probe(layer, training=False) is not None
+
+
+@needs_fast_path
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before"])
+def test_single_step_streaming_loop(kind, rng):
+    layer_class, kwargs = KINDS[kind]
+    layer = layer_class(UNITS, return_sequences=True, return_state=True, **kwargs)
+    layer.build((1, 1, FEATURES))
+    _compare(layer, rng.normal(size=(1, 1, FEATURES)).astype("float32"))

@@ -19,7 +19,9 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   PyTorch's GRU (bias row 0 = `b_ih`, row 1 = `b_hh`). With a mask, or for
   the `reset_after=False` GRU, a tight PyTorch loop runs instead: the input
   projection of all steps is one matmul, then each step is one `addmm` and
-  the gate arithmetic on raw tensors (no Keras layer call per step).
+  the gate arithmetic on raw tensors (no Keras layer call per step). Single
+  steps (streaming, batch 1) also take that loop: PyTorch's CPU LSTM kernel
+  spent up to ~100 ms per call setting up oneDNN for a one-step sequence.
 - **JAX and TensorFlow.** Keras's generic loop (`lax.scan`, `tf.while_loop`)
   over the fused-gate cell is already as fast as the built-in layers; under
   the default `model.compile()` (`jit_compile="auto"`) TensorFlow compiles
@@ -111,7 +113,9 @@ def _torch_inner_loop(layer, cell, sequences, initial_state, mask, training):
         x = torch.flip(x, (1,))
         mask = None if mask is None else torch.flip(mask, (1,))
     is_lstm = isinstance(cell, LSTMCell)
-    if mask is None and (is_lstm or cell.reset_after):
+    # One step (streaming) runs the tight loop: the fused kernels' per-call set-up
+    # (oneDNN primitives on the CPU) measured slower than the step itself.
+    if mask is None and x.shape[1] > 1 and (is_lstm or cell.reset_after):
         if is_lstm:
             outputs, h, c = _vf_lstm(x, states, kernel, recurrent_kernel, bias)
             final = [h, c]
