@@ -45,7 +45,8 @@ def _models() -> dict[str, keras.Model]:
         models[f"cell_{name}"] = keras.Sequential(
             [
                 keras.Input((TIME, FEATURES)),
-                keras.layers.RNN(cell, return_sequences=True),
+                # Unrolled: a Python loop, cheap to run eagerly on every backend.
+                keras.layers.RNN(cell, return_sequences=True, unroll=True),
             ],
             name=f"cell_{name}",
         )
