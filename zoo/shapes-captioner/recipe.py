@@ -146,7 +146,7 @@ def _time_limit_callback():
 
 
 # ------------------------------------------------------------------- card
-def render_card(template: str, metrics: dict, parameters: int, command: str) -> str:
+def render_card(template: str, metrics: dict, parameters: int, command: str, recipe: str) -> str:
     rows = [
         "| evaluation set | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | CIDEr-D | truthfulness |",
         "|---|---|---|---|---|---|---|",
@@ -159,7 +159,10 @@ def render_card(template: str, metrics: dict, parameters: int, command: str) -> 
             f"{'n/a' if truth is None else f'{truth:.1%}'} |"
         )
     splits = "\n".join(f"- `{name}`: {values['split']}" for name, values in metrics.items())
-    table = "\n".join(rows) + f"\n\n{splits}\n\nParameters: {parameters:,}. Produced by `{command}`."
+    table = "\n".join(rows) + (
+        f"\n\n{splits}\n\nParameters: {parameters:,}. Trained by `{recipe}`; "
+        f"`{command}` reruns these numbers."
+    )
     return re.sub(r"<!-- metrics:start -->.*<!-- metrics:end -->",
                   lambda _: f"<!-- metrics:start -->\n{table}\n<!-- metrics:end -->", template, flags=re.S)
 
@@ -281,7 +284,8 @@ def main(argv=None) -> dict:
     default_output = rnnzoo_home() / name if (args.quick or real) else shipped_preset_dir(NAME)
     output = args.output or default_output
     card_template = (HERE / "card.md").read_text()
-    card = render_card(card_template, metrics, model.count_params(), command)
+    recipe_command = " ".join(["python zoo/shapes-captioner/recipe.py", *(sys.argv[1:] if argv is None else argv)])
+    card = render_card(card_template, metrics, model.count_params(), command, recipe_command)
     if not args.quick and not real and args.output is None:
         (HERE / "card.md").write_text(card)  # the repository's card shows the shipped numbers
     save_preset(
@@ -296,7 +300,7 @@ def main(argv=None) -> dict:
             "final_loss": round(final_loss, 4), "batch_size": args.batch_size,
             "seed": args.seed, "cell": args.cell, "backend": keras.backend.backend(),
             "seconds": round(train_seconds, 1),
-            "recipe": " ".join(["python zoo/shapes-captioner/recipe.py", *(sys.argv[1:] if argv is None else argv)]),
+            "recipe": recipe_command,
         },
     )
     logging.info("wrote %s in %.0f s", output, time.time() - started)
