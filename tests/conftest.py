@@ -42,6 +42,22 @@ ATOL = 1e-5
 RTOL = 1e-5
 
 
+# ---------------------------------------------------------------- collection
+def pytest_collection_modifyitems(config, items):
+    """Run `backend_independent` tests once, in the tensorflow pass.
+
+    Their subject (search orchestration and tracking, preset files, data
+    loaders, packaging) does not change with the Keras backend, and some take
+    minutes; on the jax and torch passes they are deselected, not skipped.
+    """
+    if keras.backend.backend() == "tensorflow":
+        return
+    kept = [item for item in items if not item.get_closest_marker("backend_independent")]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
 # --------------------------------------------------------------------- fixtures
 @pytest.fixture
 def backend() -> str:

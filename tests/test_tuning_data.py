@@ -9,6 +9,9 @@ from keras_rnnzoo.data import seasonal_series, sequence_classes, sequence_files
 from keras_rnnzoo.tuning.spec import DataSpec, TaskSpec
 from keras_rnnzoo.tuning.tasks import prepare_data
 
+# The search and its tracking do not depend on the Keras backend.
+pytestmark = pytest.mark.backend_independent
+
 
 def test_generators_are_seeded():
     a = sequence_classes.generate(samples=30, timesteps=7, features=2, classes=3, seed=4)

@@ -30,6 +30,9 @@ mlflow = pytest.importorskip("mlflow", reason="needs the `tune` extra (mlflow)")
 from keras_rnnzoo.tuning import tracking  # noqa: E402
 from keras_rnnzoo.tuning.distributed import free_port  # noqa: E402
 
+# The search and its tracking do not depend on the Keras backend.
+pytestmark = pytest.mark.backend_independent
+
 DEFAULT_POSTGRES = "postgresql://rnnzoo:rnnzoo@127.0.0.1:5432/rnnzoo"
 SPEC = """
 name = "dist"

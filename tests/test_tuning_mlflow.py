@@ -16,6 +16,9 @@ from keras_rnnzoo.cli import main  # noqa: E402
 from keras_rnnzoo.tuning import load_spec, run_search  # noqa: E402
 from keras_rnnzoo.tuning import tracking  # noqa: E402
 
+# The search and its tracking do not depend on the Keras backend.
+pytestmark = pytest.mark.backend_independent
+
 SPEC = """
 name = "tiny"
 seed = 3

@@ -19,6 +19,9 @@ mlflow = pytest.importorskip("mlflow", reason="needs the `tune` extra (mlflow)")
 
 from keras_rnnzoo.tuning import tracking  # noqa: E402
 
+# The search and its tracking do not depend on the Keras backend.
+pytestmark = pytest.mark.backend_independent
+
 SPEC = """
 name = "resume"
 seed = 5

@@ -14,6 +14,9 @@ pytest.importorskip("mlflow", reason="needs the `tune` extra (mlflow)")
 from keras_rnnzoo.cli import main  # noqa: E402
 from keras_rnnzoo.tuning import SpecError, load_spec  # noqa: E402
 
+# The search and its tracking do not depend on the Keras backend.
+pytestmark = pytest.mark.backend_independent
+
 REPO = Path(__file__).resolve().parents[1]
 BASE = """
 name = "t"

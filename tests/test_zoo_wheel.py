@@ -15,7 +15,6 @@ import textwrap
 import venv
 from pathlib import Path
 
-import keras
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,8 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
     pytest.mark.skipif(not (os.environ.get("CI") or os.environ.get("RNNZOO_WHEEL_TEST")),
                        reason="slow wheel build: runs in CI (CI set) or with RNNZOO_WHEEL_TEST=1"),
-    pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                       reason="backend-independent packaging check: runs once, on the TensorFlow pass"),
+    pytest.mark.backend_independent,  # a packaging check: runs once, in the tensorflow pass
 ]
 
 
