@@ -251,7 +251,7 @@ def stream_metrics(spotter, waveforms, labels, seed, split):
             "threshold": spotter.config["threshold"], **result}
 
 
-def write_card(path, metrics, settings, corpus_summary, command):
+def write_card(path, metrics, settings, corpus_summary, command, training):
     test = metrics["test"]
     names = test["confusion_matrix"]["labels"]
     lines = [
@@ -274,7 +274,12 @@ def write_card(path, metrics, settings, corpus_summary, command):
         "no recorded speech. Split by voice: whole espeak-ng variants and flite speakers are held out.",
         f"- Train / validation / test clips: {metrics['clips']['train']} / {metrics['clips']['validation']} / "
         f"{test['clips']} (unknown and silence balanced as in `list_examples`).",
-        "- Augmentation: background noise (white, pink, brown, hum, babble) at 0-30 dB SNR, gain, "
+        f"- Training: {training.get('epochs')} epochs planned, {metrics['epochs_run']} run "
+        f"({metrics['train_seconds']} s on 2 shared CPU cores), seed {training.get('seed')}, AdamW with cosine decay "
+        f"from {training.get('learning_rate')}, batch {training.get('batch_size')}; "
+        "`python zoo/speech-commands-gru/recipe.py` with its defaults.",
+        f"- Augmentation: background noise (white, pink, brown, hum, babble) at {training.get('min_snr', 0):g}-30 dB "
+        "SNR, gain, "
         "time shift, 0.5 s of preceding audio, SpecAugment; reverberation and rate/pitch in the corpus.",
         "",
         "## Results (held-out synthetic test voices)",
@@ -444,9 +449,15 @@ def main(argv=None) -> dict:
         output = io.rnnzoo_home() / f"{NAME}-custom"
     else:
         output = io.shipped_preset_dir(NAME)
+    training = previous.get("training") if args.evaluate_only is not None else {
+        "seed": args.seed, "epochs": epochs, "max_minutes": args.max_minutes, "min_snr": args.min_snr,
+        "init": None if args.init is None else str(args.init),
+        "init_training": None if args.init is None else zoo_info(args.init).get("training"),
+        "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+        "recipe": "zoo/speech-commands-gru/recipe.py"}
     with tempfile.TemporaryDirectory() as scratch:
         card_path = Path(scratch) / "card.md"
-        write_card(card_path, metrics, settings, corpus_summary, command)
+        write_card(card_path, metrics, settings, corpus_summary, command, training)
         png = Path(scratch) / "confusion_matrix.png"
         plot_confusion(test_metrics, png, title=f"{NAME} test")
         spotter.extra = {"confusion_matrix.png": png.read_bytes()}
@@ -460,11 +471,7 @@ def main(argv=None) -> dict:
                         "trained on synthetic speech only.",
             metrics=metrics,
             corpus=corpus_settings if args.data is None else {"source": str(root)},
-            training=previous.get("training") if args.evaluate_only is not None else
-            {"seed": args.seed, "epochs": epochs, "max_minutes": args.max_minutes, "min_snr": args.min_snr,
-             "init": None if args.init is None else str(args.init),
-             "init_training": None if args.init is None else zoo_info(args.init).get("training"), "batch_size": args.batch_size,
-                      "learning_rate": args.learning_rate, "recipe": "zoo/speech-commands-gru/recipe.py"},
+            training=training,
             license="Apache-2.0",
         )
         if not args.quick and args.data is None:
