@@ -59,7 +59,7 @@ class CoordinateChannels(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> CoordinateChannels()(np.zeros((2, 4, 5, 3), "float32")).shape
+    >>> tuple(CoordinateChannels()(np.zeros((2, 4, 5, 3), "float32")).shape)
     (2, 4, 5, 5)
     """
 
