@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-pytest.importorskip("PIL", reason="the Captioner reads images with Pillow (keras-rnnzoo[vision])")
+pytest.importorskip("PIL", reason="the Captioner reads images with Pillow (keras-rnnzoo[captioning])")
 from PIL import Image  # noqa: E402
 
 from keras_rnnzoo import zoo  # noqa: E402

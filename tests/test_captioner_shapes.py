@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("PIL", reason="the training renderer needs Pillow (keras-rnnzoo[vision])")
+pytest.importorskip("PIL", reason="the training renderer needs Pillow (keras-rnnzoo[captioning])")
 
 from keras_rnnzoo.data import shapes  # noqa: E402
 from keras_rnnzoo.data.shapes import Scene, ShapeObject  # noqa: E402
+
+# Data generation and loading only (NumPy and Pillow): no Keras backend involved.
+pytestmark = pytest.mark.backend_independent
 
 
 def _scene(*objects):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-PIL = pytest.importorskip("PIL", reason="image reading needs Pillow (keras-rnnzoo[vision])")
+PIL = pytest.importorskip("PIL", reason="image reading needs Pillow (keras-rnnzoo[captioning])")
 from PIL import Image  # noqa: E402
 
 from keras_rnnzoo.data.captions import (  # noqa: E402
@@ -19,6 +19,9 @@ from keras_rnnzoo.data.captions import (  # noqa: E402
     read_image,
     tokenize,
 )
+
+# Data generation and loading only (NumPy and Pillow): no Keras backend involved.
+pytestmark = pytest.mark.backend_independent
 
 
 def _write_image(path, size=(20, 16), color=(200, 30, 40)):
