@@ -546,5 +546,6 @@ def synthetic_test_corpus(settings: dict[str, Any] | None = None) -> Path:
     key = zlib.crc32(json.dumps(settings, sort_keys=True).encode())
     folder = rnnzoo_home() / "data" / f"speech-synth-test-{key:08x}"
     if not (folder / "corpus.json").is_file():
-        speech_synth.synthesize_corpus(folder, splits=("test",), progress=True, **settings)
+        # no progress bar: it would write to stdout, which `--json` keeps for JSON
+        speech_synth.synthesize_corpus(folder, splits=("test",), progress=False, **settings)
     return folder
