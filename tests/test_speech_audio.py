@@ -10,6 +10,9 @@ pytest.importorskip("soxr", reason="resampling needs soxr ([speech] extra)")
 
 from keras_rnnzoo.data import speech_audio as sa  # noqa: E402
 
+# Audio files and folder layouts only (NumPy, soundfile, soxr): no Keras backend involved.
+pytestmark = pytest.mark.backend_independent
+
 
 def tone(frequency=440.0, seconds=1.0, rate=16000):
     t = np.arange(int(rate * seconds)) / rate

@@ -10,6 +10,9 @@ pytest.importorskip("soundfile", reason="the speech loaders read WAV files with 
 from keras_rnnzoo.data import speech_commands as sc  # noqa: E402
 from keras_rnnzoo.data.speech_audio import write_audio  # noqa: E402
 
+# Audio files and folder layouts only (NumPy, soundfile, soxr): no Keras backend involved.
+pytestmark = pytest.mark.backend_independent
+
 SPEAKERS = ("0a7c2a8d", "1b4c9b89", "2c5d0e11", "3f6a7b22")
 WORDS = ("yes", "no", "left", "cat", "marvin")
 
