@@ -14,7 +14,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-console = Console()
+# Tables keep their columns when stdout is a file or a pipe (rich assumes 80 there).
+console = Console(width=None if sys.stdout.isatty() else 160)
 json_option = click.option("--json", "json_output", is_flag=True, help="Print only JSON on stdout.")
 
 
