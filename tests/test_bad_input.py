@@ -153,3 +153,12 @@ def test_unknown_keyword_argument():
 def test_bad_activation_names_value():
     with pytest.raises(ValueError, match="no_such_activation"):
         layers.GRU(4, activation="no_such_activation")
+
+
+def test_use_cudnn_is_accepted_like_keras_but_true_is_refused():
+    from keras_rnnzoo import layers
+
+    assert layers.LSTM(3, use_cudnn="auto").units == 3
+    assert layers.GRU(3, use_cudnn=False).units == 3
+    with pytest.raises(ValueError, match="use_cudnn.*True"):
+        layers.LSTM(3, use_cudnn=True)

@@ -39,6 +39,8 @@ class RecurrentLayer(keras.layers.RNN):
             (reset with `reset_state()`).
         unroll: unroll the time loop (fixed-length sequences only).
         zero_output_for_mask: output zeros (not the last output) at masked steps.
+        use_cudnn: accepted for drop-in compatibility with `keras.layers.LSTM`;
+            `"auto"` or `False` (these layers never call cuDNN).
         **kwargs: cell arguments (`activation`, `dropout`, ...) and layer
             arguments (`name`, `dtype`, `activity_regularizer`, ...).
 
@@ -60,8 +62,14 @@ class RecurrentLayer(keras.layers.RNN):
         stateful: bool = False,
         unroll: bool = False,
         zero_output_for_mask: bool = False,
+        use_cudnn="auto",
         **kwargs,
     ):
+        if use_cudnn not in ("auto", False):
+            raise ValueError(
+                f"{type(self).__name__} runs its from-scratch cell, never cuDNN: "
+                f"use_cudnn must be 'auto' or False; got {use_cudnn!r}."
+            )
         cell_parameters = _constructor_parameters(self.cell_class)
         cell_kwargs = {key: kwargs.pop(key) for key in list(kwargs) if key in cell_parameters}
         for key in _SHARED_WITH_CELL:
