@@ -91,13 +91,38 @@ def _export_tflite(model, out_path: Path) -> None:
 
 
 def _export_onnx(model, out_path: Path, backend: str) -> None:
-    needed = {"tensorflow": ("tf2onnx", "onnx"), "jax": ("tf2onnx", "onnx"), "torch": ("onnx", "onnxscript")}[backend]
+    """Export through Keras's ONNX exporter; the file appears only if ONNX accepts the graph."""
     import importlib.util
+    import tempfile
 
+    import keras
+
+    needed = {"tensorflow": ("tf2onnx", "onnx"), "jax": ("tf2onnx", "onnx"), "torch": ("onnx", "onnxscript")}[backend]
     missing = [module for module in needed if importlib.util.find_spec(module) is None]
     if missing:
         raise RuntimeError(
             f"ONNX export on the {backend} backend needs {' and '.join(missing)}: "
             f"pip install {' '.join(missing)}"
         )
-    model.export(str(out_path), format="onnx", verbose=False)
+    import onnx
+
+    # A model loaded from disk has never been called: give the signature explicitly.
+    signature = [keras.tree.map_structure(_input_spec, model.input)]
+    with tempfile.TemporaryDirectory(dir=out_path.parent) as folder:
+        candidate = Path(folder) / out_path.name
+        model.export(str(candidate), format="onnx", verbose=False, input_signature=signature)
+        try:  # converters can emit ops that ONNX has no kernel for; refuse such a file
+            onnx.checker.check_model(str(candidate), full_check=True)
+        except onnx.checker.ValidationError as error:
+            detail = " ".join(str(error).split())[-200:]
+            raise RuntimeError(
+                f"the ONNX converter produced an invalid graph for {model.name!r} on the "
+                f"{backend} backend, nothing written to {out_path}: {detail}"
+            ) from None
+        candidate.replace(out_path)
+
+
+def _input_spec(tensor):
+    import keras
+
+    return keras.InputSpec(shape=tuple(tensor.shape), dtype=tensor.dtype)
