@@ -238,7 +238,8 @@ class SpecAugment(keras.layers.Layer):
             width = keras.random.uniform((batch, 1), 0, max_width + 1, seed=self.seed_generator)
             width = ops.floor(width)
             start = keras.random.uniform((batch, 1), 0, 1, seed=self.seed_generator)
-            start = ops.floor(start * ops.maximum(float(length) - width, 1.0))
+            # `length` may be a symbolic size (TensorFlow graphs with a dynamic time axis)
+            start = ops.floor(start * ops.maximum(ops.cast(length, "float32") - width, 1.0))
             inside = ops.logical_and(positions >= start, positions < start + width)
             keep = keep * ops.cast(ops.logical_not(inside), dtype)
         return keep
