@@ -209,7 +209,6 @@ class TrialTracker:
         self.oracle = oracle
         self.log_trial_models = log_trial_models
         self.client = _client(record.tracking_uri)
-        self._pending: dict[str, list] = {}
 
     # ------------------------------------------------------------ lookups
     def child_runs(self) -> dict[str, list]:
@@ -280,22 +279,16 @@ class TrialTracker:
         now = int(time.time() * 1000)
         metrics = [Metric(k, v, now, int(epoch)) for k, v in _plain_metrics(logs).items()]
         if metrics:
-            # Asynchronous: training goes on while MLflow writes; `end` waits.
-            operation = self.client.log_batch(run_id, metrics=metrics, synchronous=False)
-            if operation is not None:
-                self._pending.setdefault(run_id, []).append(operation)
-
-    def flush(self, run_id: str) -> None:
-        """Wait until the run's asynchronous metric writes are stored."""
-        for operation in self._pending.pop(run_id, []):
-            operation.wait()
+            # Synchronous on purpose: one small batch costs a few milliseconds,
+            # while MLflow's asynchronous queue adds about a second per run
+            # when `set_terminated` shuts it down.
+            self.client.log_batch(run_id, metrics=metrics)
 
     def end(self, run_id: str, status: str, score: float | None, best_step: int | None,
             message: str | None, seconds: float | None = None, checkpoint: Path | None = None) -> None:
         """Close a trial's run: FINISHED with the score, or FAILED with the traceback."""
         from mlflow.entities import Metric, RunTag
 
-        self.flush(run_id)
         now = int(time.time() * 1000)
         metrics = []
         if score is not None and math.isfinite(score):
