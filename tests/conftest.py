@@ -52,9 +52,11 @@ def pytest_collection_modifyitems(config, items):
     """
     if keras.backend.backend() == "tensorflow":
         return
-    kept = [item for item in items if not item.get_closest_marker("backend_independent")]
-    if len(kept) != len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    kept, deselected = [], []
+    for item in items:
+        (deselected if item.get_closest_marker("backend_independent") else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
         items[:] = kept
 
 
