@@ -5,7 +5,7 @@
     rnnzoo tune SPEC --workers 2                            # chief + 2 workers here
     rnnzoo tune SPEC --chief 10.0.0.1:8470 --tracking-uri http://10.0.0.1:5000 --dir /shared/tune
     rnnzoo tune SPEC --worker 1 --chief 10.0.0.1:8470 --dir /shared/tune
-    rnnzoo tune SPEC --benchmark-tracking                   # per-trial time with / without MLflow
+    rnnzoo tune SPEC --benchmark-tracking --rounds 2        # per-trial time with / without MLflow
 
 Rerunning the same command after an interruption resumes the search.
 """
@@ -60,11 +60,14 @@ def _leaderboard(summary: dict) -> Table:
               help="Restarts of a dead worker before giving up.")
 @click.option("--supervised", is_flag=True, hidden=True, help="(internal) run the worker itself, unsupervised.")
 @click.option("--benchmark-tracking", is_flag=True,
-              help="Run the search twice (without and with MLflow) in temporary folders and report per-trial times.")
+              help="Run the search without and with MLflow (fresh processes, ABBA order, temporary folders) and "
+                   "report per-trial times.")
+@click.option("--rounds", type=click.IntRange(min=1), default=2, show_default=True,
+              help="With --benchmark-tracking: ABBA rounds (each round runs both conditions once).")
 @click.option("--verbose", type=click.IntRange(0, 2), default=0, show_default=True, help="Keras fit verbosity.")
 @json_option
 def tune(spec, directory, tracking_uri, no_tracking, overwrite, chief, worker, workers, max_restarts,
-         supervised, benchmark_tracking, verbose, json_output) -> None:
+         supervised, benchmark_tracking, rounds, verbose, json_output) -> None:
     """Search recurrent architectures (cells from the registry) as described by SPEC (a TOML file)."""
     from keras_rnnzoo.tuning.spec import load_spec
 
@@ -96,7 +99,7 @@ def tune(spec, directory, tracking_uri, no_tracking, overwrite, chief, worker, w
         if benchmark_tracking:
             from keras_rnnzoo.tuning.benchmark import tracking_overhead
 
-            result = tracking_overhead(search_spec, verbose=verbose)
+            result = tracking_overhead(search_spec, rounds=rounds, verbose=verbose)
         elif worker is not None and not supervised:
             from keras_rnnzoo.tuning.distributed import supervise_worker
 
@@ -125,7 +128,7 @@ def tune(spec, directory, tracking_uri, no_tracking, overwrite, chief, worker, w
         console.print(
             f"per-trial time without tracking: {result['untracked_mean_s']:.2f} s, with MLflow: "
             f"{result['tracked_mean_s']:.2f} s, overhead {result['overhead_percent']:+.1f}% "
-            f"({result['trials']} trials each); time inside MLflow calls: {result['tracking_mean_s']:.3f} s "
+            f"({result['trials']} trials, {result['runs_per_condition']} fresh runs each, ABBA order); time inside MLflow calls: {result['tracking_mean_s']:.3f} s "
             f"per trial, {result['tracking_share_percent']:.2f}% of trial time"
         )
         return

@@ -44,6 +44,10 @@ def declare(hp: keras_tuner.HyperParameters, choice: Choice):
     return hp.Float(choice.name, choice.min, choice.max, step=choice.step, sampling=choice.sampling)
 
 
+def _declare_all(hp: keras_tuner.HyperParameters, space: dict[str, Choice]) -> dict:
+    return {name: declare(hp, choice) for name, choice in space.items()}
+
+
 class RegistryHyperModel(keras_tuner.HyperModel):
     """Stacked recurrent models over registered cells, with a task head.
 
@@ -65,7 +69,7 @@ class RegistryHyperModel(keras_tuner.HyperModel):
         self.seed = seed
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
-        values = {name: declare(hp, choice) for name, choice in self.space.items()}
+        values = _declare_all(hp, self.space)
         keras.utils.set_random_seed(self.seed)
         cell_class = registry.get_cell(values["cell"])
         inputs = keras.Input(self.input_shape, name="sequence")
@@ -91,3 +95,26 @@ class RegistryHyperModel(keras_tuner.HyperModel):
             metrics=metrics,
         )
         return model
+
+
+class ZooHyperModel(keras_tuner.HyperModel):
+    """A zoo model's own network (keyword spotter, captioner, forecaster) with searched cell and shape.
+
+    Args:
+        space: hyperparameter name -> `Choice`.
+        data: the `TaskData` of a zoo task (`keras_rnnzoo.tuning.zoo_tasks`).
+        seed: seeds the weights of every built model.
+    """
+
+    def __init__(self, space: dict[str, Choice], data, seed: int = 0):
+        super().__init__(name=f"rnnzoo_{data.task}", tunable=True)
+        self.space = space
+        self.data = data
+        self.seed = seed
+
+    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        from keras_rnnzoo.tuning.zoo_tasks import build_zoo_model
+
+        values = _declare_all(hp, self.space)
+        keras.utils.set_random_seed(self.seed)
+        return build_zoo_model(values, self.data, seed=self.seed)

@@ -22,10 +22,11 @@ from typing import Any
 import keras_tuner
 
 from keras_rnnzoo.tuning import tracking
-from keras_rnnzoo.tuning.hypermodel import RegistryHyperModel
+from keras_rnnzoo.tuning.hypermodel import RegistryHyperModel, ZooHyperModel
 from keras_rnnzoo.tuning.spec import SearchSpec
 from keras_rnnzoo.tuning.tasks import TaskData, prepare_data
 from keras_rnnzoo.tuning.tuner import TrackedHyperband, TrackedTuner, make_oracle
+from keras_rnnzoo.tuning.zoo_tasks import ZOO_TASKS
 
 _log = logging.getLogger(__name__)
 _TUNER_ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
@@ -70,7 +71,10 @@ def _tuner_environment(role: str, chief: str | None, tuner_id: str | None):
 
 def build_tuner(spec: SearchSpec, data: TaskData, *, tracker=None, overwrite=False, abort_event=None):
     """The tuner of a spec (reads the distributed role from the environment)."""
-    hypermodel = RegistryHyperModel(spec.space, data.task, data.input_shape, data.output_size, seed=spec.seed)
+    if data.task in ZOO_TASKS:
+        hypermodel = ZooHyperModel(spec.space, data, seed=spec.seed)
+    else:
+        hypermodel = RegistryHyperModel(spec.space, data.task, data.input_shape, data.output_size, seed=spec.seed)
     objective = keras_tuner.Objective(spec.objective.name, spec.objective.direction)
     oracle = make_oracle(spec.oracle, objective, spec.budget.max_trials, spec.budget.epochs, spec.seed)
     cls = TrackedHyperband if spec.oracle.type == "hyperband" else TrackedTuner
@@ -301,7 +305,7 @@ def _log_best_model(tuner, best, run_id: str, record, spec: SearchSpec, data: Ta
     import keras_rnnzoo
 
     model = tuner.load_model(best)
-    sample = data.x_val[:4]
+    sample = keras.tree.map_structure(lambda array: array[:4], data.x_val)
     signature = infer_signature(sample, keras.ops.convert_to_numpy(model.predict(sample, verbose=0)))
     backend = keras.backend.backend()
     requirements = [f"keras=={keras.__version__}", f"keras-rnnzoo=={keras_rnnzoo.__version__}"]

@@ -61,12 +61,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TASK_TYPES = ("classification", "regression", "forecasting")
+TASK_TYPES = ("classification", "regression", "forecasting", "keyword-spotting", "captioning",
+              "probabilistic-forecasting")
 ORACLE_TYPES = ("random", "grid", "bayesian", "hyperband")
 GENERATORS = {
     "classification": ("sequence_classes",),
     "regression": (),
     "forecasting": ("seasonal_series",),
+    "keyword-spotting": (),
+    "captioning": ("shapes",),
+    "probabilistic-forecasting": ("series",),
 }
 # name -> (kind, minimum, maximum) of every tunable hyperparameter.
 SPACE_KEYS: dict[str, tuple[str, float | None, float | None]] = {
@@ -91,8 +95,23 @@ TASK_METRICS = {
     "classification": {"loss": "min", "accuracy": "max"},
     "regression": {"loss": "min", "mae": "min"},
     "forecasting": {"loss": "min", "mae": "min"},
+    "keyword-spotting": {"loss": "min", "accuracy": "max"},
+    "captioning": {"loss": "min"},
+    "probabilistic-forecasting": {"loss": "min"},
 }
-DEFAULT_OBJECTIVE = {"classification": "val_accuracy", "regression": "val_loss", "forecasting": "val_loss"}
+DEFAULT_OBJECTIVE = {"classification": "val_accuracy", "regression": "val_loss", "forecasting": "val_loss",
+                     "keyword-spotting": "val_accuracy", "captioning": "val_loss", "probabilistic-forecasting": "val_loss"}
+# Hyperparameters a zoo network cannot vary: the value it needs and why.
+FIXED_BY_TASK: dict[str, dict[str, tuple[Any, str]]] = {
+    "keyword-spotting": {"bidirectional": (False, "the keyword spotter streams, so its layers run forward only")},
+    "captioning": {"depth": (1, "the attention decoder has one recurrent cell"),
+                   "bidirectional": (False, "the decoder generates words left to right")},
+    "probabilistic-forecasting": {
+        "depth": (1, "the forecaster's encoder-decoder has a fixed depth"),
+        "bidirectional": (False, "the decoder runs forward from the encoder's state"),
+        "dropout": (0.0, "the forecaster has no dropout"),
+    },
+}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _TOP_KEYS = ("name", "seed", "directory", "task", "data", "space", "objective", "oracle", "budget", "tracking")
 
@@ -273,6 +292,7 @@ def parse_spec(raw: dict, path: str | Path, *, directory: str | Path | None = No
     task = _parse_task(check, raw)
     data = _parse_data(check, raw, task, path)
     space = _parse_space(check, raw)
+    _check_fixed_by_task(check, space, task)
     objective = _parse_objective(check, raw, task)
     oracle = _parse_oracle(check, raw)
     budget = _parse_budget(check, raw)
@@ -323,10 +343,10 @@ def _parse_task(check: _Checker, raw: dict) -> TaskSpec:
         task_raw = {"type": task_raw}
     task_raw = check.table({"task": task_raw}, "task", ("type", "lookback", "horizon"))
     task_type = check.string(task_raw.get("type"), "task.type", TASK_TYPES)
-    if task_type != "forecasting":
+    if task_type not in ("forecasting", "probabilistic-forecasting"):
         for key in ("lookback", "horizon"):
             if key in task_raw:
-                raise check.fail(f"task.{key}", f"only applies to forecasting, not {task_type!r}.")
+                raise check.fail(f"task.{key}", f"only applies to forecasting tasks, not {task_type!r}.")
         return TaskSpec(task_type)
     return TaskSpec(
         task_type,
@@ -339,10 +359,21 @@ _FILE_OPTIONS = {
     "classification": ("x_key", "y_key", "sequence_column", "target_column", "feature_columns"),
     "regression": ("x_key", "y_key", "sequence_column", "target_column", "feature_columns"),
     "forecasting": ("columns", "time_column"),
+    "keyword-spotting": (),
+    "captioning": ("format", "image_dir", "image_size", "max_length"),
+    "probabilistic-forecasting": ("columns", "time_column", "season_length", "windows_per_series"),
 }
 _GENERATOR_OPTIONS = {
     "sequence_classes": ("samples", "timesteps", "features", "classes", "noise", "seed"),
     "seasonal_series": ("length", "channels", "period", "trend", "noise", "seed"),
+    "shapes": ("samples", "image_size"),
+    "series": ("count", "windows_per_series"),
+}
+# What `data.path` names for each task.
+_PATH_KINDS = {
+    "keyword-spotting": ("folder", None, "a Speech Commands v2 folder"),
+    "captioning": ("file", (".json", ".txt"), "a COCO captions .json or a Flickr8k token .txt file"),
+    "probabilistic-forecasting": ("file", (".csv",), "a .csv file of series columns"),
 }
 
 
@@ -368,6 +399,8 @@ def _parse_data(check: _Checker, raw: dict, task: TaskSpec, spec_path: Path) -> 
     file = Path(check.string(file, "data.path"))
     if not file.is_absolute():
         file = spec_path.resolve().parent / file
+    if task.type in _PATH_KINDS:
+        return _zoo_data_path(check, task, file, options, float(split), spec_path)
     if file.suffix not in (".npz", ".csv"):
         raise check.fail("data.path", f"unsupported file type {file.suffix!r} of {str(file)!r}; use .npz or .csv.")
     if not file.is_file():
@@ -379,6 +412,38 @@ def _parse_data(check: _Checker, raw: dict, task: TaskSpec, spec_path: Path) -> 
     if task.type == "forecasting" and file.suffix == ".csv" and "columns" not in options:
         raise check.fail("data.columns", "required for a forecasting CSV: the list of series columns.")
     return DataSpec(path=file, options=options, validation_split=float(split))
+
+
+def _zoo_data_path(check: _Checker, task: TaskSpec, file: Path, options: dict, split: float,
+                   spec_path: Path) -> DataSpec:
+    kind, suffixes, what = _PATH_KINDS[task.type]
+    if kind == "folder" and not file.is_dir():
+        raise FileNotFoundError(f"{spec_path.name}: data.path: {task.type} needs {what}; no folder {file}")
+    if kind == "file":
+        if file.suffix not in suffixes:
+            raise check.fail("data.path", f"{task.type} needs {what}, got {str(file)!r}.")
+        if not file.is_file():
+            raise FileNotFoundError(f"{spec_path.name}: data.path: data file not found: {file}")
+    allowed = _FILE_OPTIONS[task.type]
+    for key in options:
+        if key not in allowed:
+            raise check.fail(f"data.{key}", f"unknown option for {task.type} data; allowed: {', '.join(allowed) or 'none'}.")
+    if task.type == "captioning":
+        if options.get("format") not in ("coco", "flickr8k"):
+            raise check.fail("data.format", f"must be 'coco' or 'flickr8k', got {options.get('format')!r}.")
+        if "image_dir" in options:
+            image_dir = Path(check.string(options["image_dir"], "data.image_dir"))
+            options["image_dir"] = image_dir if image_dir.is_absolute() else spec_path.resolve().parent / image_dir
+    if task.type == "probabilistic-forecasting" and "columns" not in options:
+        raise check.fail("data.columns", "required for a forecasting CSV: the list of series columns.")
+    return DataSpec(path=file, options=options, validation_split=split)
+
+
+def _check_fixed_by_task(check: _Checker, space: dict[str, Choice], task: TaskSpec) -> None:
+    for name, (needed, reason) in FIXED_BY_TASK.get(task.type, {}).items():
+        choice = space[name]
+        if choice.values != [needed]:
+            raise check.fail(f"space.{name}", f"must be {needed!r} for {task.type} ({reason}); got {choice.describe()}.")
 
 
 def _parse_space(check: _Checker, raw: dict) -> dict[str, Choice]:

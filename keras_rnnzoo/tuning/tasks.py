@@ -9,6 +9,8 @@ One adapter per task type:
   `lookback` steps that predict the next `horizon` steps of every channel;
   standardized with the statistics of the training part only, split in time
   order (the validation windows come strictly after the training ones).
+- `keyword-spotting`, `captioning`, `probabilistic-forecasting`: the zoo
+  models' own networks and data (`keras_rnnzoo.tuning.zoo_tasks`).
 
 Example:
 
@@ -109,6 +111,10 @@ def prepare_data(task: TaskSpec, data: DataSpec, seed: int = 0) -> TaskData:
         FileNotFoundError: the data file is missing.
         ValueError: the data does not fit the task (shapes, labels, length).
     """
+    from keras_rnnzoo.tuning.zoo_tasks import ZOO_TASKS, prepare_zoo_data
+
+    if task.type in ZOO_TASKS:
+        return prepare_zoo_data(task, data, seed)
     loaded = _load_generated(task, data, seed) if data.generator else _load_file(task, data)
     source = data.generator or str(data.path)
     if task.type == "forecasting":

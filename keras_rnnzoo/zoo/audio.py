@@ -344,6 +344,21 @@ def build_keyword_model(
     return keras.Model(inputs, outputs, name=name)
 
 
+def normalization_statistics(front, waveforms: np.ndarray, rng: np.random.Generator, count: int = 1500):
+    """Per-band mean and std of the log-mel frames of up to `count` (unaugmented) clips.
+
+    `front` is the model's `LogMelSpectrogram`; pass the result to its
+    `set_statistics`.
+    """
+    chosen = rng.choice(len(waveforms), size=min(count, len(waveforms)), replace=False)
+    frames = []
+    for start in range(0, len(chosen), 250):
+        batch = waveforms[np.sort(chosen[start : start + 250])]
+        frames.append(keras.ops.convert_to_numpy(front.log_mel(batch)).reshape(-1, front.bands))
+    frames = np.concatenate(frames)
+    return frames.mean(axis=0), frames.std(axis=0) + 1e-3
+
+
 def recurrent_layers(model: keras.Model) -> list[keras.layers.RNN]:
     """The `keras.layers.RNN` layers of a keyword model, in order."""
     return [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]

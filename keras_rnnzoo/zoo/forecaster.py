@@ -41,8 +41,10 @@ import logging
 import math
 from typing import Any, Iterable, Sequence
 
+import keras
 import numpy as np
 
+from keras_rnnzoo.registry import SERIALIZATION_PACKAGE, get_cell, list_cells
 from keras_rnnzoo.zoo.task import Task, register_task
 
 QUANTILE_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -207,6 +209,8 @@ def build_model(
 ):
     """The encoder-decoder network: keras_rnnzoo recurrent layers, Dense heads.
 
+    `cell` is any registered keras_rnnzoo cell name (`"gru"`, `"lstm"`, `"mgu"`, ...).
+
     Inputs `encoder` (batch, context, E) and `decoder` (batch, horizon, D);
     output (batch, horizon, 1 + len(quantiles)): mean then quantiles, in
     scaled units, added to the seasonal-naive decoder input.
@@ -216,7 +220,11 @@ def build_model(
 
     from keras_rnnzoo import layers
 
-    layer_class = {"gru": layers.GRU, "lstm": layers.LSTM}[cell]
+    def layer_class(units, name, **options):
+        if cell in ("gru", "lstm"):  # the shipped preset's layer classes
+            return {"gru": layers.GRU, "lstm": layers.LSTM}[cell](units, name=name, **options)
+        return keras.layers.RNN(get_cell(cell)(units), name=name, **options)
+
     encoder_input = keras.Input((context_length, encoder_features), name="encoder")
     decoder_input = keras.Input((horizon_length, decoder_features), name="decoder")
     encoded = layer_class(units, return_sequences=True, name="encoder_rnn_1")(encoder_input)
@@ -230,27 +238,40 @@ def build_model(
     return keras.Model({"encoder": encoder_input, "decoder": decoder_input}, outputs, name="rnn_forecaster")
 
 
-def forecast_loss(quantiles: Sequence[float] = QUANTILE_GRID):
+@keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
+class ForecastLoss(keras.losses.Loss):
     """Masked pinball loss over the quantiles plus a Huber loss for the mean.
 
-    `y_true` is (batch, horizon, 2): scaled target and a 0/1 mask.
+    `y_true` is (batch, horizon, 2): scaled target and a 0/1 mask; `y_pred`
+    is (batch, horizon, 1 + len(quantiles)): mean then quantiles. A Keras
+    `Loss`, so compiled models save and load with it.
     """
-    from keras import ops
 
-    taus = np.asarray(quantiles, dtype="float32")
+    def __init__(self, quantiles: Sequence[float] = QUANTILE_GRID, name: str = "forecast_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.quantiles = tuple(float(q) for q in quantiles)
 
-    def loss(y_true, y_pred):
+    def call(self, y_true, y_pred):
+        from keras import ops
+
         target = y_true[..., 0:1]
         mask = y_true[..., 1]
         error = target - y_pred[..., 1:]
-        levels = ops.convert_to_tensor(taus, dtype=y_pred.dtype)
+        levels = ops.convert_to_tensor(np.asarray(self.quantiles, dtype="float32"), dtype=y_pred.dtype)
         pinball = ops.mean(ops.maximum(ops.multiply(levels, error), ops.multiply(levels - 1.0, error)), axis=-1)
         mean_error = ops.abs(target[..., 0] - y_pred[..., 0])
         huber = ops.where(mean_error < 1.0, 0.5 * mean_error**2, mean_error - 0.5)
         per_step = (pinball + 0.25 * huber) * mask
+        # a scalar: the mean over every observed step of the batch
         return ops.sum(per_step) / ops.maximum(ops.sum(mask), 1.0)
 
-    return loss
+    def get_config(self):
+        return {**super().get_config(), "quantiles": list(self.quantiles)}
+
+
+def forecast_loss(quantiles: Sequence[float] = QUANTILE_GRID) -> ForecastLoss:
+    """The training loss of the forecaster (`ForecastLoss`)."""
+    return ForecastLoss(quantiles)
 
 
 # -- the task -----------------------------------------------------------------
@@ -710,8 +731,8 @@ def _extend_model(model, context_length, horizon_length, quantiles, n_past, n_fu
     encoder_old = ENCODER_BASE_FEATURES + old_past + old_future
     decoder_old = DECODER_BASE_FEATURES + old_future
     config_layer = model.get_layer("encoder_rnn_1")
-    units = config_layer.units
-    cell = "lstm" if "lstm" in type(config_layer.cell).__name__.lower() else "gru"
+    units = config_layer.cell.units
+    cell = next(name for name in list_cells() if get_cell(name) is type(config_layer.cell))
     new = build_model(ENCODER_BASE_FEATURES + n_past + n_future, DECODER_BASE_FEATURES + n_future,
                       units, context_length, horizon_length, quantiles, cell)
     for layer in model.layers:

@@ -8,8 +8,9 @@
 Data: a corpus synthesized with espeak-ng and flite in the Google Speech
 Commands v2 layout (`keras_rnnzoo.data.speech_synth`; needs
 `apt-get install espeak-ng flite`), split by voice; or, with `--data`, a
-real Speech Commands v2 folder. Training adds, on the fly: background noise
-from `_background_noise_` at random SNR, gain, time shift, a random half
+real Speech Commands v2 folder. Training adds, on the fly: speed
+perturbation (resampling, so tempo and pitch change like another speaker's),
+background noise from `_background_noise_` at random SNR, gain, time shift, a random half
 second of preceding audio (so the recurrent state learns to forget, which
 streaming needs), and SpecAugment masking inside the model.
 
@@ -32,6 +33,8 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
+from keras_rnnzoo.data.speech_audio import fit_length, resample
 
 HERE = Path(__file__).resolve().parent
 NAME = "speech-commands-gru"
@@ -61,6 +64,9 @@ def parse_args(argv=None):
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--patience", type=int, default=4, help="early stopping on validation accuracy")
     parser.add_argument("--min-snr", type=float, default=5.0, help="lowest SNR (dB) of the added background noise")
+    parser.add_argument("--speed", type=float, default=0.15,
+                        help="speed perturbation: clips are resampled by a factor in [1 - SPEED, 1 + SPEED] "
+                             "(tempo and pitch, like another speaker's vocal tract); 0 turns it off")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="stop after the epoch that passes this much training time (best epoch kept)")
     parser.add_argument("--init", type=Path, metavar="PRESET",
@@ -93,13 +99,14 @@ def time_budget(minutes):
 
 
 class Augmented:
-    """Training batches: noise, gain, shift and preceding context, fresh every epoch."""
+    """Training batches: speed, noise, gain, shift and preceding context, fresh every epoch."""
 
     def __init__(self, waveforms, labels, noises, batch_size, seed, silence_id):
         self.waveforms, self.labels, self.noises = waveforms, labels, noises
         self.batch_size, self.seed, self.silence_id = batch_size, seed, silence_id
         self.epoch = 0
         self.min_snr = 0.0
+        self.speed = 0.0
 
     def __len__(self):
         return int(np.ceil(len(self.waveforms) / self.batch_size))
@@ -118,6 +125,9 @@ class Augmented:
         x = np.zeros((len(chosen), length), np.float32)
         for row, example in enumerate(chosen):
             clip = self.waveforms[example].copy()
+            if self.speed and self.labels[example] != self.silence_id and rng.random() < 0.8:
+                factor = rng.uniform(1 - self.speed, 1 + self.speed)
+                clip = fit_length(resample(clip, 16000, int(round(16000 / factor))), 16000)
             shift = int(rng.integers(-1600, 1601))
             clip = np.roll(clip, shift)
             if shift > 0:
@@ -159,19 +169,6 @@ def make_dataset(augmented, num_classes):
             augmented.epoch += 1
 
     return Dataset()
-
-
-def normalization_statistics(front, waveforms, rng, count=1500):
-    """Per-band mean / std of log-mel frames of (unaugmented) training clips."""
-    import keras
-
-    chosen = rng.choice(len(waveforms), size=min(count, len(waveforms)), replace=False)
-    frames = []
-    for start in range(0, len(chosen), 250):
-        batch = waveforms[np.sort(chosen[start : start + 250])]
-        frames.append(keras.ops.convert_to_numpy(front.log_mel(batch)).reshape(-1, front.bands))
-    frames = np.concatenate(frames)
-    return frames.mean(axis=0), frames.std(axis=0) + 1e-3
 
 
 def noisy_copy(waveforms, labels, noises, silence_id, snr_db, seed):
@@ -279,7 +276,7 @@ def write_card(path, metrics, settings, corpus_summary, command, training):
         f"from {training.get('learning_rate')}, batch {training.get('batch_size')}; "
         "`python zoo/speech-commands-gru/recipe.py` with its defaults.",
         f"- Augmentation: background noise (white, pink, brown, hum, babble) at {training.get('min_snr', 0):g}-30 dB "
-        "SNR, gain, "
+        f"SNR, speed perturbation (+-{training.get('speed', 0):g}, resampled with soxr), gain, "
         "time shift, 0.5 s of preceding audio, SpecAugment; reverberation and rate/pitch in the corpus.",
         "",
         "## Results (held-out synthetic test voices)",
@@ -379,7 +376,7 @@ def main(argv=None) -> dict:
         else:
             model = audio.build_keyword_model(cell=args.cell, units=units, layers=args.layers, seed=args.seed)
             front = model.get_layer("log_mel")
-            front.set_statistics(*normalization_statistics(front, train_x, rng))
+            front.set_statistics(*audio.normalization_statistics(front, train_x, rng))
         steps = len(Augmented(train_x, train_y, noises, args.batch_size, args.seed, silence_id)) * epochs
         schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=steps, alpha=0.02)
         model.compile(
@@ -390,6 +387,7 @@ def main(argv=None) -> dict:
         model.summary(print_fn=logging.info)
         augmented = Augmented(train_x, train_y, noises, args.batch_size, args.seed, silence_id)
         augmented.min_snr = args.min_snr
+        augmented.speed = args.speed
         started = time.time()
         history = model.fit(
             make_dataset(augmented, len(labels)),
@@ -451,6 +449,7 @@ def main(argv=None) -> dict:
         output = io.shipped_preset_dir(NAME)
     training = previous.get("training") if args.evaluate_only is not None else {
         "seed": args.seed, "epochs": epochs, "max_minutes": args.max_minutes, "min_snr": args.min_snr,
+        "speed": args.speed,
         "init": None if args.init is None else str(args.init),
         "init_training": None if args.init is None else zoo_info(args.init).get("training"),
         "batch_size": args.batch_size, "learning_rate": args.learning_rate,
@@ -474,7 +473,7 @@ def main(argv=None) -> dict:
             training=training,
             license="Apache-2.0",
         )
-        if not args.quick and args.data is None:
+        if not args.quick and args.data is None and args.output is None:  # the shipped preset
             (HERE / "card.md").write_text(card_path.read_text())
             (HERE / "confusion_matrix.png").write_bytes(png.read_bytes())
     logging.info("Wrote %s", output)
