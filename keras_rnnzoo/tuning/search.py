@@ -12,6 +12,7 @@ logged with MLflow's Keras flavor and registered in the Model Registry.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import os
@@ -190,6 +191,11 @@ def run_search(
             if record is not None:
                 tracker = tracking.TrialTracker(record, spec.name, spec.oracle.type, spec.tracking.log_trial_models)
             tuner = build_tuner(spec, data, tracker=tracker, overwrite=overwrite, abort_event=abort_event)
+        # Long-lived objects (Keras, TensorFlow, MLflow, SQLAlchemy modules) leave the
+        # garbage collector's scans: otherwise every collection during training walks
+        # them, and the tracked search (more modules loaded) pays more than the untracked.
+        gc.collect()
+        gc.freeze()
         started = time.perf_counter()
         tuner.search(
             data.x_train,
