@@ -9,8 +9,8 @@ Data: a corpus synthesized with espeak-ng and flite in the Google Speech
 Commands v2 layout (`keras_rnnzoo.data.speech_synth`; needs
 `apt-get install espeak-ng flite`), split by voice; or, with `--data`, a
 real Speech Commands v2 folder. Training adds, on the fly: speed
-perturbation (resampling, so tempo and pitch change like another speaker's),
-background noise from `_background_noise_` at random SNR, gain, time shift, a random half
+perturbation with `--speed` (resampling, so tempo and pitch change like
+another speaker's), background noise from `_background_noise_` at random SNR, gain, time shift, a random half
 second of preceding audio (so the recurrent state learns to forget, which
 streaming needs), and SpecAugment masking inside the model.
 
@@ -64,7 +64,7 @@ def parse_args(argv=None):
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--patience", type=int, default=4, help="early stopping on validation accuracy")
     parser.add_argument("--min-snr", type=float, default=5.0, help="lowest SNR (dB) of the added background noise")
-    parser.add_argument("--speed", type=float, default=0.15,
+    parser.add_argument("--speed", type=float, default=0.0,
                         help="speed perturbation: clips are resampled by a factor in [1 - SPEED, 1 + SPEED] "
                              "(tempo and pitch, like another speaker's vocal tract); 0 turns it off")
     parser.add_argument("--max-minutes", type=float, default=None,
