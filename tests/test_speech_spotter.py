@@ -253,3 +253,28 @@ def test_detection_rule_fires_once_per_utterance():
     assert events[0]["time"] == pytest.approx(0.02 * 8)  # 3 hops of "yes" in the 3-hop average
     assert events[1]["time"] == pytest.approx(0.02 * 98)
     assert list(spotter.detect([(0.02, silence)] * 100, threshold=0.5)) == []
+
+
+def test_decision_window_fires_the_word_that_peaks_not_the_first_to_cross():
+    from keras_rnnzoo.zoo import audio
+    from keras_rnnzoo.zoo.keyword_spotter import KeywordSpotter
+
+    spotter = KeywordSpotter(audio.build_keyword_model(units=4, layers=1))
+    down, go, silence = (spotter.labels.index(w) for w in ("down", "go", "_silence_"))
+
+    def hop(**scores):
+        p = np.zeros(12)
+        for name, value in scores.items():
+            p[{"down": down, "go": go, "silence": silence}[name]] = value
+        return p
+
+    # the start of "down" looks like "go"; the rest of the word says "down"
+    hops = [hop(silence=1.0)] * 5 + [hop(go=0.8, down=0.2)] * 4 + [hop(go=0.1, down=0.95)] * 8 + [hop(silence=1.0)] * 30
+    timed = [((i + 1) * 0.02, p) for i, p in enumerate(hops)]
+    weighed = list(spotter.detect(timed, threshold=0.7, smoothing_hops=1, decision_seconds=0.3))
+    assert [e["label"] for e in weighed] == ["down"]
+    assert weighed[0]["time"] == pytest.approx(0.02 * 10) and weighed[0]["score"] == pytest.approx(0.95)
+    hasty = list(spotter.detect(timed, threshold=0.7, smoothing_hops=1, decision_seconds=0.0))
+    assert [e["label"] for e in hasty] == ["go", "down"]
+    with pytest.raises(ValueError, match="decision_seconds must be >= 0"):
+        list(spotter.detect(timed, decision_seconds=-0.1))

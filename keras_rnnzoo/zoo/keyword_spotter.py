@@ -47,6 +47,7 @@ SCAN_STEP = SAMPLE_RATE // 4  # sliding-window step for long clips (250 ms)
 DEFAULT_THRESHOLD = 0.7
 DEFAULT_SMOOTHING = 3  # hops averaged before detection
 DEFAULT_SUPPRESS = 1.0  # seconds before the same keyword can fire again
+DEFAULT_DECISION = 0.3  # seconds of audio weighed after a keyword first crosses the threshold
 
 
 @register_task("keyword_spotter")
@@ -69,6 +70,7 @@ class KeywordSpotter(Task):
         config.setdefault("threshold", DEFAULT_THRESHOLD)
         config.setdefault("smoothing_hops", DEFAULT_SMOOTHING)
         config.setdefault("suppress_seconds", DEFAULT_SUPPRESS)
+        config.setdefault("decision_seconds", DEFAULT_DECISION)
         self._streaming = None
         self._step = None
         # Extra preset files (name -> bytes), e.g. the confusion matrix PNG.
@@ -274,22 +276,27 @@ class KeywordSpotter(Task):
         threshold: float | None = None,
         smoothing_hops: int | None = None,
         suppress_seconds: float | None = None,
+        decision_seconds: float | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Find keywords in audio as it arrives; yields `{"time", "label", "score"}`.
 
         Every 20 ms hop updates the recurrent state; the probabilities are
-        averaged over the last `smoothing_hops` hops, and a keyword fires
-        when its averaged probability first reaches `threshold`. It cannot
-        fire again until its probability has fallen below half the
-        threshold and `suppress_seconds` have passed (repeat suppression).
-        `time` is the end of the hop at which it fired, in seconds from the
-        start of the stream. `_silence_` and `_unknown_` never fire.
+        averaged over the last `smoothing_hops` hops. When a keyword's
+        averaged probability first reaches `threshold`, the spotter weighs
+        `decision_seconds` more audio (the rest of the word: "go" and the
+        start of "down" sound alike) and then fires the keyword that peaked
+        highest in that window. A keyword cannot fire again until its
+        probability has fallen below half the threshold and
+        `suppress_seconds` have passed (repeat suppression). `time` is the
+        end of the hop of the peak, in seconds from the start of the stream.
+        `_silence_` and `_unknown_` never fire.
         """
         return self.detect(
             self.stream_probabilities(chunks, sample_rate),
             threshold=threshold,
             smoothing_hops=smoothing_hops,
             suppress_seconds=suppress_seconds,
+            decision_seconds=decision_seconds,
         )
 
     def detect(
@@ -299,6 +306,7 @@ class KeywordSpotter(Task):
         threshold: float | None = None,
         smoothing_hops: int | None = None,
         suppress_seconds: float | None = None,
+        decision_seconds: float | None = None,
     ) -> Iterator[dict[str, Any]]:
         """The detection rule of `stream`, on `(time, probabilities)` pairs.
 
@@ -308,28 +316,52 @@ class KeywordSpotter(Task):
         threshold = float(self.config["threshold"] if threshold is None else threshold)
         smoothing = int(self.config["smoothing_hops"] if smoothing_hops is None else smoothing_hops)
         suppress = float(self.config["suppress_seconds"] if suppress_seconds is None else suppress_seconds)
+        decision = float(self.config["decision_seconds"] if decision_seconds is None else decision_seconds)
+        if decision < 0:
+            raise ValueError(f"decision_seconds must be >= 0; got {decision}.")
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1]; got {threshold}.")
         if smoothing < 1:
             raise ValueError(f"smoothing_hops must be >= 1; got {smoothing}.")
-        return self._detect(hops, threshold, smoothing, suppress)
+        return self._detect(hops, threshold, smoothing, suppress, decision)
 
-    def _detect(self, hops, threshold, smoothing, suppress):
+    def _detect(self, hops, threshold, smoothing, suppress, decision):
         keyword_ids = [i for i, label in enumerate(self.labels) if label not in (SILENCE, UNKNOWN)]
         recent: deque = deque(maxlen=smoothing)
         armed = {i: True for i in keyword_ids}
         last_time = {i: -np.inf for i in keyword_ids}
+        pending = None  # {"deadline", "index", "score", "time", "crossed"} of an open decision window
+
+        def ready(index, seconds, smoothed):
+            return smoothed[index] >= threshold and armed[index] and seconds - last_time[index] >= suppress
+
+        def fire(window):
+            for index in window["crossed"]:  # one word per window: the runners-up do not fire after it
+                armed[index] = False
+            last_time[window["index"]] = window["time"]
+            return {"time": round(window["time"], 3), "label": self.labels[window["index"]],
+                    "score": float(window["score"])}
+
         for seconds, probabilities in hops:
             recent.append(probabilities)
             smoothed = np.mean(recent, axis=0)
             for index in keyword_ids:
-                if smoothed[index] < threshold / 2:
+                if smoothed[index] < threshold / 2 and (pending is None or index not in pending["crossed"]):
                     armed[index] = True
-            best = int(np.argmax(smoothed))
-            if best in armed and smoothed[best] >= threshold and armed[best] and seconds - last_time[best] >= suppress:
-                armed[best] = False
-                last_time[best] = seconds
-                yield {"time": round(seconds, 3), "label": self.labels[best], "score": float(smoothed[best])}
+            for index in keyword_ids:
+                if not ready(index, seconds, smoothed):
+                    continue
+                if pending is None:
+                    pending = {"deadline": seconds + decision, "index": index, "score": smoothed[index],
+                               "time": seconds, "crossed": set()}
+                pending["crossed"].add(index)
+                if smoothed[index] > pending["score"]:
+                    pending.update(index=index, score=smoothed[index], time=seconds)
+            if pending is not None and seconds >= pending["deadline"] - 1e-9:
+                yield fire(pending)
+                pending = None
+        if pending is not None:
+            yield fire(pending)
 
     def stream_file(self, path: str | os.PathLike, chunk_seconds: float = 0.1, **options) -> list[dict[str, Any]]:
         """`stream` over a whole file, fed in `chunk_seconds` chunks."""

@@ -40,7 +40,6 @@ HERE = Path(__file__).resolve().parent
 NAME = "speech-commands-gru"
 VERSION = "1.0.0"
 SEED = 20260101
-CONTEXT_SAMPLES = 8000  # 0.5 s of preceding audio in training examples
 FULL_CORPUS = dict(keyword_takes=3, flite_keyword_takes=12, unknown_words_per_voice=8, languages_per_variant=2)
 QUICK_CORPUS = dict(keyword_takes=2, flite_keyword_takes=2, unknown_words_per_voice=4, languages_per_variant=1,
                     max_voices_per_split=8)
@@ -62,11 +61,14 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument("--patience", type=int, default=4, help="early stopping on validation accuracy")
+    parser.add_argument("--patience", type=int, default=10, help="early stopping on validation accuracy")
     parser.add_argument("--min-snr", type=float, default=5.0, help="lowest SNR (dB) of the added background noise")
-    parser.add_argument("--speed", type=float, default=0.0,
+    parser.add_argument("--speed", type=float, default=0.15,
                         help="speed perturbation: clips are resampled by a factor in [1 - SPEED, 1 + SPEED] "
                              "(tempo and pitch, like another speaker's vocal tract); 0 turns it off")
+    parser.add_argument("--context-seconds", type=float, default=0.5,
+                        help="audio before the clip in half the training batches (another clip's tail or noise), "
+                             "so that the streaming state learns to forget")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="stop after the epoch that passes this much training time (best epoch kept)")
     parser.add_argument("--init", type=Path, metavar="PRESET",
@@ -107,6 +109,7 @@ class Augmented:
         self.epoch = 0
         self.min_snr = 0.0
         self.speed = 0.0
+        self.context_samples = 8000
 
     def __len__(self):
         return int(np.ceil(len(self.waveforms) / self.batch_size))
@@ -121,7 +124,8 @@ class Augmented:
         order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.waveforms))
         chosen = order[index * self.batch_size : (index + 1) * self.batch_size]
         with_context = rng.random() < 0.5  # half the batches start from a zero state
-        length = 16000 + (CONTEXT_SAMPLES if with_context else 0)
+        context = self.context_samples
+        length = 16000 + (context if with_context else 0)
         x = np.zeros((len(chosen), length), np.float32)
         for row, example in enumerate(chosen):
             clip = self.waveforms[example].copy()
@@ -137,7 +141,9 @@ class Augmented:
             full = np.zeros(length, np.float32)
             if with_context and rng.random() < 0.6:  # the tail of another clip comes first
                 other = self.waveforms[int(rng.integers(len(self.waveforms)))]
-                full[:CONTEXT_SAMPLES] = other[-CONTEXT_SAMPLES:] * 10 ** (rng.uniform(-10, 3) / 20)
+                take = min(context, 16000)
+                start = int(rng.integers(0, context - take + 1))
+                full[start : start + take] = other[-take:] * 10 ** (rng.uniform(-10, 3) / 20)
             full[length - 16000 :] = clip
             if self.labels[example] != self.silence_id and rng.random() < 0.85:
                 rms = np.sqrt(np.mean(clip**2)) + 1e-6
@@ -145,7 +151,7 @@ class Augmented:
                 snr = rng.uniform(self.min_snr, 30)
                 full += noise / (np.sqrt(np.mean(noise**2)) + 1e-9) * rms * 10 ** (-snr / 20)
             elif self.labels[example] == self.silence_id and with_context:
-                full[:CONTEXT_SAMPLES] += self.noise_segment(rng, CONTEXT_SAMPLES) * rng.uniform(0, 1)
+                full[:context] += self.noise_segment(rng, context) * rng.uniform(0, 1)
             full *= 10 ** (rng.uniform(-12, 6) / 20)
             x[row] = np.clip(full, -1, 1)
         return x, self.labels[chosen]
@@ -248,6 +254,27 @@ def stream_metrics(spotter, waveforms, labels, seed, split):
             "threshold": spotter.config["threshold"], **result}
 
 
+_TRAINING_FLAGS = {"epochs": "--epochs", "learning_rate": "--learning-rate", "speed": "--speed",
+                   "context_seconds": "--context-seconds", "min_snr": "--min-snr", "batch_size": "--batch-size"}
+
+
+def training_lines(training: dict, metrics: dict) -> list[str]:
+    """The card's account of the training run(s), with the commands that reproduce them."""
+    run = (f"{training.get('epochs')} epochs planned, {metrics['epochs_run']} run (early stopping on validation "
+           f"accuracy; {metrics['train_seconds']} s on this 2-core CPU machine), seed {training.get('seed')}, AdamW "
+           f"with cosine decay from {training.get('learning_rate')}, batch {training.get('batch_size')}")
+    first = training.get("init_training")
+    if not first:
+        return [f"- Training: {run}; `python zoo/speech-commands-gru/recipe.py` with its defaults."]
+    flags = " ".join(f"{flag} {training[key]:g}" for key, flag in _TRAINING_FLAGS.items()
+                     if key in training and training[key] != first.get(key))
+    return [
+        f"- Training, two runs: `python zoo/speech-commands-gru/recipe.py` with its defaults "
+        f"({first.get('epochs')} epochs planned, AdamW from {first.get('learning_rate')}), then, from its weights, "
+        f"`python zoo/speech-commands-gru/recipe.py --init FIRST_PRESET {flags}`: {run}.",
+    ]
+
+
 def write_card(path, metrics, settings, corpus_summary, command, training):
     test = metrics["test"]
     names = test["confusion_matrix"]["labels"]
@@ -271,13 +298,11 @@ def write_card(path, metrics, settings, corpus_summary, command, training):
         "no recorded speech. Split by voice: whole espeak-ng variants and flite speakers are held out.",
         f"- Train / validation / test clips: {metrics['clips']['train']} / {metrics['clips']['validation']} / "
         f"{test['clips']} (unknown and silence balanced as in `list_examples`).",
-        f"- Training: {training.get('epochs')} epochs planned, {metrics['epochs_run']} run "
-        f"({metrics['train_seconds']} s on 2 shared CPU cores), seed {training.get('seed')}, AdamW with cosine decay "
-        f"from {training.get('learning_rate')}, batch {training.get('batch_size')}; "
-        "`python zoo/speech-commands-gru/recipe.py` with its defaults.",
+        *training_lines(training, metrics),
         f"- Augmentation: background noise (white, pink, brown, hum, babble) at {training.get('min_snr', 0):g}-30 dB "
         f"SNR, speed perturbation (+-{training.get('speed', 0):g}, resampled with soxr), gain, "
-        "time shift, 0.5 s of preceding audio, SpecAugment; reverberation and rate/pitch in the corpus.",
+        f"time shift, {training.get('context_seconds', 0.5):g} s of preceding audio (another clip's tail or noise), "
+        "SpecAugment; reverberation and rate/pitch in the corpus.",
         "",
         "## Results (held-out synthetic test voices)",
         f"Measured by `{command}`; rerun the evaluation with `rnnzoo evaluate {NAME}`.",
@@ -323,8 +348,8 @@ def main(argv=None) -> dict:
 
     keras.utils.set_random_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    units = args.units or (32 if args.quick else 96)
-    epochs = args.epochs or (2 if args.quick else 14)
+    units = args.units or (32 if args.quick else 128)
+    epochs = args.epochs or (2 if args.quick else 40)
     corpus_settings = dict(QUICK_CORPUS if args.quick else FULL_CORPUS, seed=0)
     if args.data is not None:
         root = speech_commands.check_layout(args.data)
@@ -350,9 +375,10 @@ def main(argv=None) -> dict:
                                                   silence_per_keyword=1.5, seed=args.seed, progress=True)
     val_x, val_y = speech_commands.load_split(root, "validation", seed=0)
     test_x, test_y = speech_commands.load_split(root, "test", seed=0)
-    noises = [n for n in speech_commands.load_background(root) if len(n) >= 24000]
+    needed = 16000 + int(round(args.context_seconds * 16000))
+    noises = [n for n in speech_commands.load_background(root) if len(n) >= needed]
     if not noises:
-        raise ValueError(f"{root}: no _background_noise_ recording of 1.5 s or more for augmentation.")
+        raise ValueError(f"{root}: no _background_noise_ recording of {needed / 16000:g} s or more for augmentation.")
     labels = list(speech_commands.LABELS)
     silence_id = labels.index(speech_commands.SILENCE)
     logging.info("train %d, validation %d, test %d clips", len(train_x), len(val_x), len(test_x))
@@ -388,6 +414,7 @@ def main(argv=None) -> dict:
         augmented = Augmented(train_x, train_y, noises, args.batch_size, args.seed, silence_id)
         augmented.min_snr = args.min_snr
         augmented.speed = args.speed
+        augmented.context_samples = int(round(args.context_seconds * 16000))
         started = time.time()
         history = model.fit(
             make_dataset(augmented, len(labels)),
@@ -449,7 +476,7 @@ def main(argv=None) -> dict:
         output = io.shipped_preset_dir(NAME)
     training = previous.get("training") if args.evaluate_only is not None else {
         "seed": args.seed, "epochs": epochs, "max_minutes": args.max_minutes, "min_snr": args.min_snr,
-        "speed": args.speed,
+        "speed": args.speed, "context_seconds": args.context_seconds,
         "init": None if args.init is None else str(args.init),
         "init_training": None if args.init is None else zoo_info(args.init).get("training"),
         "batch_size": args.batch_size, "learning_rate": args.learning_rate,
