@@ -49,6 +49,8 @@ def test_quick_json_has_documented_fields():
     builtin = next(r for r in payload["results"] if r["contestant"] == "keras.LSTM")
     assert builtin["train_speedup_vs_builtin"] == 1.0
     assert payload["streaming"] and all(set(row) == STREAMING_FIELDS for row in payload["streaming"])
+    spotter = next(r for r in payload["streaming"] if r["contestant"] == "zoo.speech-commands-gru")
+    assert spotter["features"] == 320 and spotter["hop_ms"] > 0  # one 20 ms hop of 16 kHz audio
 
 
 def test_task_adding_quick():

@@ -5,7 +5,8 @@ Run them with `rnnzoo bench` (see `keras_rnnzoo.cli.bench`). Modules:
 - `throughput`: training-step (forward, backward, Adam) and inference time,
   tokens per second and peak memory of our layers against `keras.layers.LSTM`
   / `GRU` on the same backend and PyTorch's `nn.LSTM` / `nn.GRU`;
-- `streaming`: per-hop latency of a stateful layer fed one step at a time;
+- `streaming`: per-hop latency of a stateful layer fed one step at a time,
+  and of the shipped keyword spotter's 20 ms streaming step;
 - `tasks`: the adding problem and the copy task at long lengths;
 - `runner`: one process per Keras backend, results merged;
 - `common`: shapes, timing and memory helpers.

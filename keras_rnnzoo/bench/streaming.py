@@ -5,6 +5,11 @@ of batch shape `(1, 1, features)`, called with `predict_on_batch` once per
 incoming frame; the state carries across calls. The median wall time of one
 call is the per-hop latency (after warm-up). PyTorch's `nn.LSTM` / `nn.GRU`
 are timed the same way, carrying `(h, c)` by hand under `torch.no_grad()`.
+
+`zoo.speech-commands-gru` is the shipped keyword spotter's streaming step
+(`KeywordSpotter.stream`'s compiled single-hop model: log-mel of the new
+20 ms hop plus every recurrent layer, state carried hop to hop); for it
+`features` is the samples per hop and `units` the recurrent width.
 """
 
 from __future__ import annotations
@@ -13,7 +18,27 @@ import numpy as np
 
 from keras_rnnzoo.bench.common import median_ms, time_call
 
-STREAMING_CONTESTANTS = ("keras.LSTM", "keras.GRU", "rnnzoo.LSTM", "rnnzoo.GRU", "rnnzoo.MinGRU", "rnnzoo.MinLSTM")
+STREAMING_CONTESTANTS = ("keras.LSTM", "keras.GRU", "rnnzoo.LSTM", "rnnzoo.GRU", "rnnzoo.MinGRU", "rnnzoo.MinLSTM",
+                         "zoo.speech-commands-gru")
+KEYWORD_SPOTTER = "zoo.speech-commands-gru"
+
+
+def keyword_spotter_stream():
+    """`(hop callable, samples per hop, units)` of the shipped keyword spotter's streaming step."""
+    from keras_rnnzoo import zoo
+    from keras_rnnzoo.zoo.audio import model_settings
+
+    spotter = zoo.load(KEYWORD_SPOTTER.removeprefix("zoo."))
+    step = spotter._compiled_step()
+    state = {"value": spotter.initial_stream_state()}
+    audio = np.random.default_rng(0).normal(scale=0.1, size=(1, spotter.hop_samples)).astype("float32")
+
+    def hop():
+        outputs = step([audio, *state["value"]])
+        state["value"] = list(outputs[1:])
+        return outputs[0]
+
+    return hop, spotter.hop_samples, model_settings(spotter.model)["units"]
 
 
 def _keras_stream(name: str, features: int, units: int):
@@ -57,8 +82,13 @@ def measure_streaming(
 ) -> tuple[list[dict], list[dict]]:
     """Median per-hop latency (ms) of each contestant; returns `(results, errors)`."""
     streams, errors = {}, []
+    shapes = {}
     for name in names:
         try:
+            if name == KEYWORD_SPOTTER:
+                hop, samples, width = keyword_spotter_stream()
+                streams[name], shapes[name] = ("keras", hop), (samples, width)
+                continue
             streams[name] = ("keras", _keras_stream(name, features, units))
         except Exception as error:  # noqa: BLE001
             errors.append({"contestant": f"{name} (streaming)", "error": f"{type(error).__name__}: {error}"})
@@ -81,8 +111,8 @@ def measure_streaming(
             {
                 "backend": backend if framework == "keras" else "pytorch",
                 "contestant": name,
-                "features": features,
-                "units": units,
+                "features": shapes.get(name, (features, units))[0],
+                "units": shapes.get(name, (features, units))[1],
                 "hops": hops,
                 "hop_ms": round(median_ms(times), 4),
                 "hop_ms_p90": round(float(np.percentile(times, 90)) * 1000, 4),

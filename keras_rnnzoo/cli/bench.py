@@ -55,7 +55,8 @@ def _int_list(text: str, option: str) -> list[int]:
 @click.option("--warmup", type=click.IntRange(min=0), default=None, help="Untimed warm-up calls per contestant (default 2; 1 with --quick).")
 @click.option("--layers", "layers_text", default=None, help="Comma-separated contestants, e.g. rnnzoo.LSTM,keras.LSTM,rnnzoo.MinGRU.")
 @click.option("--no-torch", is_flag=True, help="Skip PyTorch's own nn.LSTM / nn.GRU.")
-@click.option("--no-streaming", is_flag=True, help="Skip the per-hop streaming latency.")
+@click.option("--no-streaming", is_flag=True,
+              help="Skip the per-hop streaming latency (stateful layers and the speech-commands-gru spotter).")
 @click.option("--no-memory", is_flag=True, help="Skip the peak-memory step.")
 @click.option("--task", type=click.Choice(["adding", "copy"]), default=None, help="Run a long-memory task instead of the speed benchmark.")
 @click.option("--lengths", default=None, help="Task lengths (default 50,200,1000; 10,20 with --quick).")
@@ -71,7 +72,7 @@ def bench(
 ) -> None:
     """Benchmark keras_rnnzoo layers against keras.layers and PyTorch (one process per backend)."""
     from keras_rnnzoo.bench import DEFAULT_SHAPE, LONG_SHAPES, QUICK_SHAPE, Shape, available_backends, run
-    from keras_rnnzoo.bench.streaming import STREAMING_CONTESTANTS
+    from keras_rnnzoo.bench.streaming import KEYWORD_SPOTTER, STREAMING_CONTESTANTS
     from keras_rnnzoo.bench.tasks import DEFAULT_LENGTHS, QUICK_LENGTHS, TASK_CELLS
 
     installed = available_backends()
@@ -107,7 +108,9 @@ def bench(
             "warmup": warmup if warmup is not None else (1 if quick else 2),
             "include_torch": not no_torch,
             "streaming": not no_streaming and not long_preset,
-            "streaming_contestants": [c for c in STREAMING_CONTESTANTS if c in contestants],
+            # the shipped keyword spotter's streaming step joins unless --layers names the contestants
+            "streaming_contestants": [c for c in STREAMING_CONTESTANTS
+                                      if c in contestants or (c == KEYWORD_SPOTTER and not layers_text)],
             "hops": 5 if quick else 50,
             "memory": not no_memory,
         }
