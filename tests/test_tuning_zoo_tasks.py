@@ -216,7 +216,7 @@ def test_zoo_task_data_errors_name_the_path_and_what_is_expected(tmp_path):
     with pytest.raises(FileNotFoundError, match="Speech Commands v2 folder.*nowhere"):
         _spec(tmp_path, '[task]\ntype = "keyword-spotting"\n[data]\npath = "nowhere"\n')
     (tmp_path / "captions.csv").write_text("x")
-    with pytest.raises(SpecError, match="COCO captions .json or a Flickr8k"):
+    with pytest.raises(SpecError, match="unsupported file type .*COCO captions .json or a Flickr8k"):
         _spec(tmp_path, '[task]\ntype = "captioning"\n[data]\npath = "captions.csv"\n')
     (tmp_path / "captions.json").write_text("{}")
     with pytest.raises(SpecError, match="data.format.*'coco' or 'flickr8k'"):

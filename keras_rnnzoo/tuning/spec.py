@@ -371,6 +371,9 @@ _GENERATOR_OPTIONS = {
 }
 # What `data.path` names for each task.
 _PATH_KINDS = {
+    "classification": ("file", (".npz", ".csv"), "a .npz or .csv file"),
+    "regression": ("file", (".npz", ".csv"), "a .npz or .csv file"),
+    "forecasting": ("file", (".npz", ".csv"), "a .npz or .csv file"),
     "keyword-spotting": ("folder", None, "a Speech Commands v2 folder"),
     "captioning": ("file", (".json", ".txt"), "a COCO captions .json or a Flickr8k token .txt file"),
     "probabilistic-forecasting": ("file", (".csv",), "a .csv file of series columns"),
@@ -399,29 +402,17 @@ def _parse_data(check: _Checker, raw: dict, task: TaskSpec, spec_path: Path) -> 
     file = Path(check.string(file, "data.path"))
     if not file.is_absolute():
         file = spec_path.resolve().parent / file
-    if task.type in _PATH_KINDS:
-        return _zoo_data_path(check, task, file, options, float(split), spec_path)
-    if file.suffix not in (".npz", ".csv"):
-        raise check.fail("data.path", f"unsupported file type {file.suffix!r} of {str(file)!r}; use .npz or .csv.")
-    if not file.is_file():
-        raise FileNotFoundError(f"{spec_path.name}: data.path: data file not found: {file}")
-    allowed = _FILE_OPTIONS[task.type]
-    for key in options:
-        if key not in allowed:
-            raise check.fail(f"data.{key}", f"unknown option for {task.type} files; allowed: {', '.join(allowed)}.")
-    if task.type == "forecasting" and file.suffix == ".csv" and "columns" not in options:
-        raise check.fail("data.columns", "required for a forecasting CSV: the list of series columns.")
-    return DataSpec(path=file, options=options, validation_split=float(split))
+    return _data_path(check, task, file, options, float(split), spec_path)
 
 
-def _zoo_data_path(check: _Checker, task: TaskSpec, file: Path, options: dict, split: float,
-                   spec_path: Path) -> DataSpec:
+def _data_path(check: _Checker, task: TaskSpec, file: Path, options: dict, split: float, spec_path: Path) -> DataSpec:
     kind, suffixes, what = _PATH_KINDS[task.type]
     if kind == "folder" and not file.is_dir():
         raise FileNotFoundError(f"{spec_path.name}: data.path: {task.type} needs {what}; no folder {file}")
     if kind == "file":
         if file.suffix not in suffixes:
-            raise check.fail("data.path", f"{task.type} needs {what}, got {str(file)!r}.")
+            raise check.fail("data.path", f"unsupported file type {file.suffix!r} of {str(file)!r}: {task.type} "
+                                          f"needs {what}.")
         if not file.is_file():
             raise FileNotFoundError(f"{spec_path.name}: data.path: data file not found: {file}")
     allowed = _FILE_OPTIONS[task.type]
@@ -434,7 +425,8 @@ def _zoo_data_path(check: _Checker, task: TaskSpec, file: Path, options: dict, s
         if "image_dir" in options:
             image_dir = Path(check.string(options["image_dir"], "data.image_dir"))
             options["image_dir"] = image_dir if image_dir.is_absolute() else spec_path.resolve().parent / image_dir
-    if task.type == "probabilistic-forecasting" and "columns" not in options:
+    if task.type in ("forecasting", "probabilistic-forecasting") and file.suffix == ".csv" \
+            and "columns" not in options:
         raise check.fail("data.columns", "required for a forecasting CSV: the list of series columns.")
     return DataSpec(path=file, options=options, validation_split=split)
 
