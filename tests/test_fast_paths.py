@@ -132,24 +132,62 @@ def test_input_dropout_in_training_keeps_the_fast_path(inputs):
 def _probe(layer, training=False, dtype="float32"):
     layer.build((BATCH, TIME, FEATURES))
     x = keras.ops.zeros((BATCH, TIME, FEATURES), dtype=dtype)
-    state = [keras.ops.zeros((BATCH, UNITS), dtype=dtype)] * len(layer.state_size)
+    sizes = layer.state_size if isinstance(layer.state_size, (list, tuple)) else [layer.state_size]
+    state = [keras.ops.zeros((BATCH, size), dtype=dtype) for size in sizes]
     return fast_inner_loop(layer, x, state, None, training=training)
 
 
-@pytest.mark.parametrize(
-    "layer, training",
-    [
-        (layers.LSTM(UNITS, recurrent_dropout=0.2), True),
-        (layers.LSTM(UNITS, activation="relu"), False),
-        (layers.GRU(UNITS, recurrent_activation="hard_sigmoid"), False),
-        (layers.LSTM(UNITS, unroll=True), False),
-        (layers.PeepholeLSTM(UNITS), False),
-        (layers.SimpleRNN(UNITS), False),
-    ],
-    ids=["recurrent_dropout", "relu", "hard_sigmoid", "unroll", "variant", "elman"],
-)
-def test_generic_loop_when_no_fast_path_applies(layer, training):
-    assert _probe(layer, training) is None
+def test_generic_loop_when_no_fast_path_applies():
+    assert _probe(layers.LSTM(UNITS, unroll=True)) is None
+    assert _probe(layers.PeepholeLSTM(UNITS, unroll=True)) is None
+    assert _probe(layers.LSTM(UNITS), dtype="float16") is None  # mixed precision: Keras autocasts per step
+    foreign = keras.layers.RNN(keras.layers.LSTMCell(UNITS))  # a cell from outside keras_rnnzoo
+    assert _probe(foreign) is None
+
+
+# Cells that the fused LSTM / GRU loops do not cover run the generic cell loop on PyTorch.
+CELL_LOOP_KINDS = {
+    "simple_rnn": (layers.SimpleRNN, {}),
+    "peephole": (layers.PeepholeLSTM, {}),
+    "cifg": (layers.CIFGLSTM, {}),
+    "layer_norm_lstm": (layers.LayerNormLSTM, {}),
+    "layer_norm_gru": (layers.LayerNormGRU, {}),
+    "mgu": (layers.MGU, {}),
+    "indrnn": (layers.IndRNN, {}),
+    "lstmp": (layers.LSTMP, {"proj_size": 3}),
+    "lstm_relu": (layers.LSTM, {"activation": "relu"}),
+    "gru_hard_sigmoid": (layers.GRU, {"recurrent_activation": "hard_sigmoid"}),
+}
+
+
+@needs_fast_path
+@pytest.mark.parametrize("kind", CELL_LOOP_KINDS)
+@pytest.mark.parametrize("mask", ["no_mask", "holes"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_cell_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
+    layer_class, kwargs = CELL_LOOP_KINDS[kind]
+    layer = layer_class(UNITS, return_sequences=True, return_state=True, go_backwards=go_backwards, **kwargs)
+    layer.build((BATCH, TIME, FEATURES))
+    assert _probe(layer) is not None
+    _compare(layer, inputs, mask=MASKS[mask])
+
+
+@needs_fast_path
+def test_cell_loop_uses_the_cached_recurrent_dropout_masks(inputs):
+    layer = layers.LayerNormLSTM(UNITS, dropout=0.3, recurrent_dropout=0.4, seed=5)
+    layer.build((BATCH, TIME, FEATURES))
+    x = keras.ops.convert_to_tensor(inputs)
+    state = [keras.ops.zeros((BATCH, UNITS))] * 2
+    layer._maybe_config_dropout_masks(layer.cell, x[:, 0, :], state)
+    fast = fast_inner_loop(layer, x, state, None, training=True)
+    with fast_paths(False):
+        plain = layer.inner_loop(x, state, None, training=True)  # same cached masks
+    layer._maybe_reset_dropout_masks(layer.cell)
+    for fast_part, plain_part in zip([fast[0], *fast[2]], [plain[0], *plain[2]]):  # last output, final states
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(fast_part), keras.ops.convert_to_numpy(plain_part),
+                                   atol=1e-5)
+    inference = keras.ops.convert_to_numpy(layer(inputs))
+    assert not np.allclose(keras.ops.convert_to_numpy(fast[0]), inference)
 
 
 def test_fast_path_only_on_torch_and_switchable():
@@ -162,9 +200,10 @@ def test_fast_path_only_on_torch_and_switchable():
 
 
 @needs_fast_path
-def test_recurrent_dropout_off_in_inference_uses_fast_path(inputs):
+def test_recurrent_dropout_in_training_takes_the_cell_loop(inputs):
     layer = layers.GRU(UNITS, recurrent_dropout=0.3)
     assert _probe(layer, training=False) is not None
+    assert _probe(layers.GRU(UNITS, recurrent_dropout=0.3), training=True) is not None
 
 
 @needs_fast_path

@@ -1,4 +1,4 @@
-"""Backend-specific fast time loops for the plain `LSTM` and `GRU` layers.
+"""Backend-specific fast time loops for keras_rnnzoo's recurrent layers.
 
 `RecurrentLayer.inner_loop` asks `fast_inner_loop` first; it returns `None`
 whenever no fast path applies, and the layer then runs Keras's generic loop
@@ -29,9 +29,15 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   Hoisting the input projection or unrolling measured slower on CPU, so no
   fast path is used there.
 
-Not taken (generic loop): recurrent dropout while training, activations
-other than tanh / sigmoid, `unroll=True`, mixed precision (inputs of another
-dtype than the weights), cell subclasses (the variants), and
+- **Every other keras_rnnzoo cell on PyTorch** (SimpleRNN, the variants,
+  and LSTM / GRU where their own loops do not apply, e.g. recurrent dropout
+  while training): a loop that calls the cell's `call` directly on raw
+  tensors, skipping Keras's per-step layer call (input checks, autocast
+  scopes, name scopes) and `backend.rnn`'s structure handling. Dropout
+  masks are the cell's cached per-sequence masks, as in the generic loop.
+
+Not taken (generic loop): `unroll=True`, mixed precision (inputs of another
+dtype than the weights), cells from outside keras_rnnzoo, and
 `set_fast_paths(False)`.
 """
 
@@ -43,6 +49,7 @@ from collections.abc import Iterator
 import keras
 from keras import activations
 
+from keras_rnnzoo.cells.base import RecurrentCell
 from keras_rnnzoo.cells.gru import GRUCell
 from keras_rnnzoo.cells.lstm import LSTMCell
 
@@ -79,30 +86,31 @@ def fast_inner_loop(layer, sequences, initial_state, mask, training):
     if not _ENABLED or layer.unroll or keras.backend.backend() != "torch":
         return None
     cell = layer.cell
-    if type(cell) not in (LSTMCell, GRUCell):
-        return None
-    if training and cell.recurrent_dropout > 0.0:
-        return None
-    if cell.activation is not activations.tanh or cell.recurrent_activation is not activations.sigmoid:
+    if not isinstance(cell, RecurrentCell):
         return None
     if isinstance(mask, (list, tuple)):
         mask = mask[0]
-    return _torch_inner_loop(layer, cell, sequences, initial_state, mask, training)
+    fused = (
+        type(cell) in (LSTMCell, GRUCell)
+        and not (training and cell.recurrent_dropout > 0.0)
+        and cell.activation is activations.tanh
+        and cell.recurrent_activation is activations.sigmoid
+    )
+    if fused:
+        return _torch_inner_loop(layer, cell, sequences, initial_state, mask, training)
+    return _torch_cell_loop(layer, cell, sequences, initial_state, mask, training)
 
 
 # ------------------------------------------------------------------ PyTorch
-def _torch_inner_loop(layer, cell, sequences, initial_state, mask, training):
+def _prepare(layer, cell, sequences, initial_state, mask):
+    """`(x, states, mask)` as raw tensors in time order, or `None` under mixed precision."""
     import torch
 
     x = sequences
-    kernel = cell.kernel.value
-    if not torch.is_tensor(x) or x.dtype != kernel.dtype:
+    dtype = cell.kernel.value.dtype
+    if not torch.is_tensor(x) or x.dtype != dtype:
         return None  # mixed precision: the generic loop autocasts per step
-    recurrent_kernel = cell.recurrent_kernel.value
-    bias = None if cell.bias is None else cell.bias.value
-    if training and cell.dropout > 0.0:
-        x = x * cell.get_dropout_mask(x[:, 0, :]).unsqueeze(1)
-    states = [s.to(kernel.dtype) for s in initial_state]
+    states = [s.to(dtype) for s in initial_state]
     if layer.stateful:  # the state variables are assigned in place afterwards
         states = [s.clone() for s in states]
     if mask is not None:
@@ -112,6 +120,43 @@ def _torch_inner_loop(layer, cell, sequences, initial_state, mask, training):
     if layer.go_backwards:
         x = torch.flip(x, (1,))
         mask = None if mask is None else torch.flip(mask, (1,))
+    return x, states, mask
+
+
+def _torch_cell_loop(layer, cell, sequences, initial_state, mask, training):
+    """Any keras_rnnzoo cell, stepped by calling its `call` on raw tensors (masks supported)."""
+    import torch
+
+    prepared = _prepare(layer, cell, sequences, initial_state, mask)
+    if prepared is None:
+        return None
+    x, states, mask = prepared
+    output, outputs = None, []
+    for t in range(x.shape[1]):
+        step_output, new_states = cell.call(x[:, t], states, training=training)
+        new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
+        if mask is None:
+            output, states = step_output, new_states
+        else:
+            mask_t = mask[:, t : t + 1]
+            output = torch.where(mask_t, step_output, torch.zeros_like(step_output) if output is None else output)
+            states = [torch.where(mask_t, new, old) for new, old in zip(new_states, states)]
+        outputs.append(output)
+    return _finish(outputs, mask, layer.zero_output_for_mask, states)
+
+
+def _torch_inner_loop(layer, cell, sequences, initial_state, mask, training):
+    import torch
+
+    prepared = _prepare(layer, cell, sequences, initial_state, mask)
+    if prepared is None:
+        return None
+    x, states, mask = prepared
+    kernel = cell.kernel.value
+    recurrent_kernel = cell.recurrent_kernel.value
+    bias = None if cell.bias is None else cell.bias.value
+    if training and cell.dropout > 0.0:
+        x = x * cell.get_dropout_mask(x[:, 0, :]).unsqueeze(1)
     is_lstm = isinstance(cell, LSTMCell)
     # One step (streaming) runs the tight loop: the fused kernels' per-call set-up
     # (oneDNN primitives on the CPU) measured slower than the step itself.
