@@ -255,24 +255,34 @@ def stream_metrics(spotter, waveforms, labels, seed, split):
 
 
 _TRAINING_FLAGS = {"epochs": "--epochs", "learning_rate": "--learning-rate", "speed": "--speed",
-                   "context_seconds": "--context-seconds", "min_snr": "--min-snr", "batch_size": "--batch-size"}
+                   "context_seconds": "--context-seconds", "min_snr": "--min-snr", "batch_size": "--batch-size",
+                   "patience": "--patience"}
 
 
 def training_lines(training: dict, metrics: dict) -> list[str]:
-    """The card's account of the training run(s), with the commands that reproduce them."""
+    """The card's account of the training run(s), with the commands that reproduce them.
+
+    A preset trained with `--init` records the training of the preset it
+    started from (`init_training`); every run of that chain is listed.
+    """
     run = (f"{training.get('epochs')} epochs planned, {metrics['epochs_run']} run (early stopping on validation "
            f"accuracy; {metrics['train_seconds']} s on this 2-core CPU machine), seed {training.get('seed')}, AdamW "
            f"with cosine decay from {training.get('learning_rate')}, batch {training.get('batch_size')}")
-    first = training.get("init_training")
-    if not first:
+    chain = [training]
+    while chain[-1].get("init_training"):
+        chain.append(chain[-1]["init_training"])
+    if len(chain) == 1:
         return [f"- Training: {run}; `python zoo/speech-commands-gru/recipe.py` with its defaults."]
-    flags = " ".join(f"{flag} {training[key]:g}" for key, flag in _TRAINING_FLAGS.items()
-                     if key in training and training[key] != first.get(key))
-    return [
-        f"- Training, two runs: `python zoo/speech-commands-gru/recipe.py` with its defaults "
-        f"({first.get('epochs')} epochs planned, AdamW from {first.get('learning_rate')}), then, from its weights, "
-        f"`python zoo/speech-commands-gru/recipe.py --init FIRST_PRESET {flags}`: {run}.",
-    ]
+    chain.reverse()
+    steps = [f"`python zoo/speech-commands-gru/recipe.py` with its defaults ({chain[0].get('epochs')} epochs planned, "
+             f"AdamW from {chain[0].get('learning_rate')})"]
+    defaults = {"context_seconds": 0.5, "patience": 10, **chain[0]}  # the first run is the recipe's defaults
+    for number, after in enumerate(chain[1:], start=1):
+        flags = " ".join(f"{flag} {after[key]:g}" for key, flag in _TRAINING_FLAGS.items()
+                         if key in after and after[key] != defaults.get(key))
+        steps.append(f"`python zoo/speech-commands-gru/recipe.py --init RUN{number}_PRESET {flags}`")
+    return [f"- Training, {len(chain)} runs, each from the weights of the one before: " + "; then ".join(steps)
+            + f". The last: {run}."]
 
 
 def write_card(path, metrics, settings, corpus_summary, command, training):
@@ -476,7 +486,7 @@ def main(argv=None) -> dict:
         output = io.shipped_preset_dir(NAME)
     training = previous.get("training") if args.evaluate_only is not None else {
         "seed": args.seed, "epochs": epochs, "max_minutes": args.max_minutes, "min_snr": args.min_snr,
-        "speed": args.speed, "context_seconds": args.context_seconds,
+        "speed": args.speed, "context_seconds": args.context_seconds, "patience": args.patience,
         "init": None if args.init is None else str(args.init),
         "init_training": None if args.init is None else zoo_info(args.init).get("training"),
         "batch_size": args.batch_size, "learning_rate": args.learning_rate,
