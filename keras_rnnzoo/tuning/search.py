@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -310,7 +311,10 @@ def _log_best_model(tuner, best, run_id: str, record, spec: SearchSpec, data: Ta
 
     import keras_rnnzoo
 
-    model = tuner.load_model(best)
+    with warnings.catch_warnings():
+        # keras-tuner's checkpoints hold the trial's optimizer; the logged model is for inference
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model = tuner.load_model(best)
     sample = keras.tree.map_structure(lambda array: array[:4], data.x_val)
     signature = infer_signature(sample, keras.ops.convert_to_numpy(model.predict(sample, verbose=0)))
     backend = keras.backend.backend()
