@@ -192,6 +192,11 @@ def test_cli_predict_json_and_stream(spotter, clips, tmp_path, capsys):
     assert main(["predict", NAME, str(paths[0]), "--stream", "--json"]) == 0
     streamed = json.loads(capsys.readouterr().out)
     assert set(streamed[0]) == {"input", "events"}
+    assert main(["predict", NAME, str(paths[0]), "--stream", "--decision-seconds", "0", "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)[0]) == {"input", "events"}
+    # out of range: a usage error naming the option
+    assert main(["predict", NAME, str(paths[0]), "--stream", "--decision-seconds", "-1"]) == 2
+    assert "--decision-seconds" in capsys.readouterr().err
 
 
 @needs_synth

@@ -453,14 +453,19 @@ class KeywordSpotter(Task):
             click.Option(["--stream"], is_flag=True, default=False,
                          help="Scan each file as a stream in 20 ms hops; print keyword events."),
             click.Option(["--threshold"], type=click.FloatRange(0.0, 1.0, min_open=True), default=None,
-                         help=f"Streaming detection threshold (default {DEFAULT_THRESHOLD})."),
+                         help="Streaming detection threshold (default: the preset's, chosen on validation voices)."),
+            click.Option(["--decision-seconds"], type=click.FloatRange(0.0, 2.0), default=None,
+                         help=f"Streaming: audio weighed after a keyword first crosses the threshold before the "
+                              f"strongest fires (default {DEFAULT_DECISION})."),
         ]
 
-    def predict_files(self, inputs: list[str], stream: bool = False, threshold: float | None = None) -> Any:
+    def predict_files(self, inputs: list[str], stream: bool = False, threshold: float | None = None,
+                      decision_seconds: float | None = None) -> Any:
         results = []
         for path in inputs:
             if stream:
-                results.append({"input": str(path), "events": self.stream_file(path, threshold=threshold)})
+                events = self.stream_file(path, threshold=threshold, decision_seconds=decision_seconds)
+                results.append({"input": str(path), "events": events})
             else:
                 prediction = self.predict(path)
                 results.append({"input": str(path), **prediction})
