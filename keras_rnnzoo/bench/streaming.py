@@ -18,9 +18,9 @@ import numpy as np
 
 from keras_rnnzoo.bench.common import median_ms, time_call
 
-STREAMING_CONTESTANTS = ("keras.LSTM", "keras.GRU", "rnnzoo.LSTM", "rnnzoo.GRU", "rnnzoo.MinGRU", "rnnzoo.MinLSTM",
-                         "zoo.speech-commands-gru")
 KEYWORD_SPOTTER = "zoo.speech-commands-gru"
+STREAMING_CONTESTANTS = ("keras.LSTM", "keras.GRU", "rnnzoo.LSTM", "rnnzoo.GRU", "rnnzoo.MinGRU", "rnnzoo.MinLSTM",
+                         KEYWORD_SPOTTER)
 
 
 def keyword_spotter_stream():
@@ -29,16 +29,9 @@ def keyword_spotter_stream():
     from keras_rnnzoo.zoo.audio import model_settings
 
     spotter = zoo.load(KEYWORD_SPOTTER.removeprefix("zoo."))
-    step = spotter._compiled_step()
-    state = {"value": spotter.initial_stream_state()}
+    advance = spotter.stream_step()
     audio = np.random.default_rng(0).normal(scale=0.1, size=(1, spotter.hop_samples)).astype("float32")
-
-    def hop():
-        outputs = step([audio, *state["value"]])
-        state["value"] = list(outputs[1:])
-        return outputs[0]
-
-    return hop, spotter.hop_samples, model_settings(spotter.model)["units"]
+    return (lambda: advance(audio)), spotter.hop_samples, model_settings(spotter.model)["units"]
 
 
 def _keras_stream(name: str, features: int, units: int):
@@ -81,25 +74,23 @@ def measure_streaming(
     names: list[str], *, features: int, units: int, backend: str, hops: int = 50, warmup: int = 5, include_torch: bool = False
 ) -> tuple[list[dict], list[dict]]:
     """Median per-hop latency (ms) of each contestant; returns `(results, errors)`."""
-    streams, errors = {}, []
-    shapes = {}
+    streams, errors = {}, []  # name -> (framework, hop callable, features, units)
     for name in names:
         try:
             if name == KEYWORD_SPOTTER:
-                hop, samples, width = keyword_spotter_stream()
-                streams[name], shapes[name] = ("keras", hop), (samples, width)
-                continue
-            streams[name] = ("keras", _keras_stream(name, features, units))
+                streams[name] = ("keras", *keyword_spotter_stream())
+            else:
+                streams[name] = ("keras", _keras_stream(name, features, units), features, units)
         except Exception as error:  # noqa: BLE001
             errors.append({"contestant": f"{name} (streaming)", "error": f"{type(error).__name__}: {error}"})
     if include_torch:
         try:
-            streams["torch.nn.LSTM"] = ("torch", _torch_stream("lstm", features, units))
-            streams["torch.nn.GRU"] = ("torch", _torch_stream("gru", features, units))
+            streams["torch.nn.LSTM"] = ("torch", _torch_stream("lstm", features, units), features, units)
+            streams["torch.nn.GRU"] = ("torch", _torch_stream("gru", features, units), features, units)
         except ImportError:
             pass
     results = []
-    for name, (framework, hop) in streams.items():
+    for name, (framework, hop, hop_features, hop_units) in streams.items():
         try:
             for _ in range(warmup):
                 hop()
@@ -111,8 +102,8 @@ def measure_streaming(
             {
                 "backend": backend if framework == "keras" else "pytorch",
                 "contestant": name,
-                "features": shapes.get(name, (features, units))[0],
-                "units": shapes.get(name, (features, units))[1],
+                "features": hop_features,
+                "units": hop_units,
                 "hops": hops,
                 "hop_ms": round(median_ms(times), 4),
                 "hop_ms_p90": round(float(np.percentile(times, 90)) * 1000, 4),

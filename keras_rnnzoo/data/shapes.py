@@ -66,6 +66,14 @@ INVERSE_RELATION = {
 HELD_OUT_PAIRS: tuple[tuple[str, str], ...] = (("red", "triangle"), ("blue", "star"))
 ARTICLE = "a"
 
+
+def grammar_vocabulary():
+    """The `captions.Vocabulary` of every word of the caption grammar (plus its special tokens)."""
+    from keras_rnnzoo.data.captions import Vocabulary
+
+    return Vocabulary.build([" ".join(SIZES), " ".join(COLORS), " ".join(SHAPES), " ".join(RELATIONS), ARTICLE])
+
+
 #: Object radius (fraction of the picture's side) per size.
 SIZE_RADIUS = {"small": (0.08, 0.12), "large": (0.17, 0.23)}
 #: Along the relation's axis the offset is at least this many times the other.

@@ -71,6 +71,19 @@ def _tuner_environment(role: str, chief: str | None, tuner_id: str | None):
                 os.environ[key] = value
 
 
+@contextlib.contextmanager
+def _long_lived_objects_frozen():
+    """Keep the objects alive now (Keras, TensorFlow, MLflow, SQLAlchemy modules) out of
+    the garbage collector's scans while the search trains: otherwise every collection
+    walks them, and a tracked search (more modules loaded) pays more than an untracked one."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def build_tuner(spec: SearchSpec, data: TaskData, *, tracker=None, overwrite=False, abort_event=None):
     """The tuner of a spec (reads the distributed role from the environment)."""
     if data.task in ZOO_TASKS:
@@ -192,20 +205,16 @@ def run_search(
             if record is not None:
                 tracker = tracking.TrialTracker(record, spec.name, spec.oracle.type, spec.tracking.log_trial_models)
             tuner = build_tuner(spec, data, tracker=tracker, overwrite=overwrite, abort_event=abort_event)
-        # Long-lived objects (Keras, TensorFlow, MLflow, SQLAlchemy modules) leave the
-        # garbage collector's scans: otherwise every collection during training walks
-        # them, and the tracked search (more modules loaded) pays more than the untracked.
-        gc.collect()
-        gc.freeze()
         started = time.perf_counter()
-        tuner.search(
-            data.x_train,
-            data.y_train,
-            validation_data=(data.x_val, data.y_val),
-            epochs=spec.budget.epochs,
-            batch_size=spec.budget.batch_size,
-            verbose=verbose,
-        )
+        with _long_lived_objects_frozen():
+            tuner.search(
+                data.x_train,
+                data.y_train,
+                validation_data=(data.x_val, data.y_val),
+                epochs=spec.budget.epochs,
+                batch_size=spec.budget.batch_size,
+                verbose=verbose,
+            )
         elapsed = time.perf_counter() - started
         if role == "worker":
             return {

@@ -63,6 +63,7 @@ from typing import Any
 
 TASK_TYPES = ("classification", "regression", "forecasting", "keyword-spotting", "captioning",
               "probabilistic-forecasting")
+FORECASTING_TASKS = ("forecasting", "probabilistic-forecasting")  # the ones with lookback and horizon
 ORACLE_TYPES = ("random", "grid", "bayesian", "hyperband")
 GENERATORS = {
     "classification": ("sequence_classes",),
@@ -343,7 +344,7 @@ def _parse_task(check: _Checker, raw: dict) -> TaskSpec:
         task_raw = {"type": task_raw}
     task_raw = check.table({"task": task_raw}, "task", ("type", "lookback", "horizon"))
     task_type = check.string(task_raw.get("type"), "task.type", TASK_TYPES)
-    if task_type not in ("forecasting", "probabilistic-forecasting"):
+    if task_type not in FORECASTING_TASKS:
         for key in ("lookback", "horizon"):
             if key in task_raw:
                 raise check.fail(f"task.{key}", f"only applies to forecasting tasks, not {task_type!r}.")
@@ -425,8 +426,7 @@ def _data_path(check: _Checker, task: TaskSpec, file: Path, options: dict, split
         if "image_dir" in options:
             image_dir = Path(check.string(options["image_dir"], "data.image_dir"))
             options["image_dir"] = image_dir if image_dir.is_absolute() else spec_path.resolve().parent / image_dir
-    if task.type in ("forecasting", "probabilistic-forecasting") and file.suffix == ".csv" \
-            and "columns" not in options:
+    if task.type in FORECASTING_TASKS and file.suffix == ".csv" and "columns" not in options:
         raise check.fail("data.columns", "required for a forecasting CSV: the list of series columns.")
     return DataSpec(path=file, options=options, validation_split=split)
 

@@ -75,9 +75,7 @@ def _caption_data(data: DataSpec, seed: int) -> TaskData:
         n_val = max(1, int(round(count * data.validation_split)))
         images, scenes = shapes.generate(count - n_val, seed, size=size, split="train")
         val_images, val_scenes = shapes.generate(n_val, seed + 1, size=size, split="test")
-        words = [" ".join(shapes.SIZES), " ".join(shapes.COLORS), " ".join(shapes.SHAPES),
-                 " ".join(shapes.RELATIONS), shapes.ARTICLE]
-        vocabulary = captions.Vocabulary.build(words)
+        vocabulary = shapes.grammar_vocabulary()
         texts = [scene.captions()[int(rng.integers(len(scene.captions())))] for scene in scenes]
         val_texts = [scene.captions()[0] for scene in val_scenes]
         max_length, source = DEFAULT_MAX_LENGTH, f"shapes scenes (seed {seed})"

@@ -43,6 +43,7 @@ from typing import Any, Iterable, Sequence
 
 import keras
 import numpy as np
+from keras import ops
 
 from keras_rnnzoo.registry import SERIALIZATION_PACKAGE, get_cell, list_cells
 from keras_rnnzoo.zoo.task import Task, register_task
@@ -215,9 +216,6 @@ def build_model(
     output (batch, horizon, 1 + len(quantiles)): mean then quantiles, in
     scaled units, added to the seasonal-naive decoder input.
     """
-    import keras
-    from keras import ops
-
     from keras_rnnzoo import layers
 
     def layer_class(units, name, **options):
@@ -252,8 +250,6 @@ class ForecastLoss(keras.losses.Loss):
         self.quantiles = tuple(float(q) for q in quantiles)
 
     def call(self, y_true, y_pred):
-        from keras import ops
-
         target = y_true[..., 0:1]
         mask = y_true[..., 1]
         error = target - y_pred[..., 1:]
@@ -511,8 +507,6 @@ class Forecaster(Task):
         the pretrained one. Returns `self` (the Keras `History` is in
         `self.history`).
         """
-        import keras
-
         past_covariates, future_covariates = list(past_covariates), list(future_covariates)
         if epochs < 1:
             raise ValueError(f"epochs must be a positive integer; got {epochs!r}.")

@@ -239,15 +239,31 @@ class KeywordSpotter(Task):
         self._step = step
         return step
 
+    def stream_step(self):
+        """A function that feeds one hop of a fresh stream and returns its probabilities.
+
+        Call it with `(1, hop_samples)` new samples at a time; the recurrent
+        state and the audio context carry from call to call.
+        """
+        step = self._compiled_step()
+        state = self.initial_stream_state()
+
+        def hop(samples: np.ndarray) -> np.ndarray:
+            nonlocal state
+            outputs = step([samples, *state])
+            state = [np.asarray(o, np.float32) for o in outputs[1:]]
+            return np.asarray(outputs[0][0], np.float32)
+
+        return hop
+
     def stream_probabilities(self, chunks: Iterable, sample_rate: int | None = None) -> Iterator[tuple[float, np.ndarray]]:
         """Yield `(time_seconds, probabilities)` after every 20 ms hop of the stream.
 
         `chunks` is any iterable of sample arrays (any sizes; `(frames,)` or
         `(frames, channels)`), at `sample_rate` Hz (default 16000).
         """
-        step = self._compiled_step()
+        advance = self.stream_step()
         hop = self.hop_samples
-        state = self.initial_stream_state()
         resampler = None
         rate = SAMPLE_RATE if sample_rate is None else int(sample_rate)
         if rate <= 0:
@@ -262,11 +278,10 @@ class KeywordSpotter(Task):
                 samples = resampler.resample_chunk(samples)
             pending = np.concatenate([pending, samples])
             while len(pending) >= hop:
-                outputs = step([pending[None, :hop], *state])
+                probabilities = advance(pending[None, :hop])
                 pending = pending[hop:]
-                state = [np.asarray(o, np.float32) for o in outputs[1:]]
                 hops += 1
-                yield hops * hop / SAMPLE_RATE, np.asarray(outputs[0][0], np.float32)
+                yield hops * hop / SAMPLE_RATE, probabilities
 
     def stream(
         self,
@@ -371,15 +386,13 @@ class KeywordSpotter(Task):
 
     def hop_latency(self, hops: int = 500) -> float:
         """Mean seconds per streaming step (`hop_samples`, 20 ms by default), after warm-up."""
-        step = self._compiled_step()
-        state = self.initial_stream_state()
+        advance = self.stream_step()
         hop = np.zeros((1, self.hop_samples), np.float32)
         for _ in range(20):
-            step([hop, *state])
+            advance(hop)
         start = time.perf_counter()
         for _ in range(hops):
-            outputs = step([hop, *state])
-            state = list(outputs[1:])
+            advance(hop)
         return (time.perf_counter() - start) / hops
 
     # -- export -------------------------------------------------------------------

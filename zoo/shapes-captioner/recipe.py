@@ -212,9 +212,7 @@ def main(argv=None) -> dict:
         held_out = [list(pair) for pair in shapes.HELD_OUT_PAIRS]
         logging.info("generating %d training scenes", count)
         images, scenes = shapes.generate(count, args.seed, size=IMAGE_SIZE, split="train")
-        words = [" ".join(shapes.SIZES), " ".join(shapes.COLORS), " ".join(shapes.SHAPES),
-                 " ".join(shapes.RELATIONS), shapes.ARTICLE]
-        vocabulary = Vocabulary.build(words)
+        vocabulary = shapes.grammar_vocabulary()
         max_length = cap.DEFAULT_MAX_LENGTH
         captions_of = None
         name = NAME

@@ -10,9 +10,10 @@ Commands v2 layout (`keras_rnnzoo.data.speech_synth`; needs
 `apt-get install espeak-ng flite`), split by voice; or, with `--data`, a
 real Speech Commands v2 folder. Training adds, on the fly: speed
 perturbation with `--speed` (resampling, so tempo and pitch change like
-another speaker's), background noise from `_background_noise_` at random SNR, gain, time shift, a random half
-second of preceding audio (so the recurrent state learns to forget, which
-streaming needs), and SpecAugment masking inside the model.
+another speaker's), background noise from `_background_noise_` at random SNR,
+gain, time shift, preceding audio (`--context-seconds`, half a second by
+default, so the recurrent state learns to forget, which streaming needs), and
+SpecAugment masking inside the model.
 
 Every number of the card comes from this script: test accuracy overall and
 per class on the held-out voices, the confusion matrix (PNG), parameters,
@@ -103,13 +104,12 @@ def time_budget(minutes):
 class Augmented:
     """Training batches: speed, noise, gain, shift and preceding context, fresh every epoch."""
 
-    def __init__(self, waveforms, labels, noises, batch_size, seed, silence_id):
+    def __init__(self, waveforms, labels, noises, batch_size, seed, silence_id, *, min_snr=0.0, speed=0.0,
+                 context_samples=8000):
         self.waveforms, self.labels, self.noises = waveforms, labels, noises
         self.batch_size, self.seed, self.silence_id = batch_size, seed, silence_id
+        self.min_snr, self.speed, self.context_samples = min_snr, speed, context_samples
         self.epoch = 0
-        self.min_snr = 0.0
-        self.speed = 0.0
-        self.context_samples = 8000
 
     def __len__(self):
         return int(np.ceil(len(self.waveforms) / self.batch_size))
@@ -276,7 +276,7 @@ def training_lines(training: dict, metrics: dict) -> list[str]:
     chain.reverse()
     steps = [f"`python zoo/speech-commands-gru/recipe.py` with its defaults ({chain[0].get('epochs')} epochs planned, "
              f"AdamW from {chain[0].get('learning_rate')})"]
-    defaults = {"context_seconds": 0.5, "patience": 10, **chain[0]}  # the first run is the recipe's defaults
+    defaults = {**vars(parse_args([])), **chain[0]}  # the first run is the recipe's defaults
     for number, after in enumerate(chain[1:], start=1):
         flags = " ".join(f"{flag} {after[key]:g}" for key, flag in _TRAINING_FLAGS.items()
                          if key in after and after[key] != defaults.get(key))
@@ -413,7 +413,9 @@ def main(argv=None) -> dict:
             model = audio.build_keyword_model(cell=args.cell, units=units, layers=args.layers, seed=args.seed)
             front = model.get_layer("log_mel")
             front.set_statistics(*audio.normalization_statistics(front, train_x, rng))
-        steps = len(Augmented(train_x, train_y, noises, args.batch_size, args.seed, silence_id)) * epochs
+        augmented = Augmented(train_x, train_y, noises, args.batch_size, args.seed, silence_id, min_snr=args.min_snr,
+                              speed=args.speed, context_samples=int(round(args.context_seconds * 16000)))
+        steps = len(augmented) * epochs
         schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=steps, alpha=0.02)
         model.compile(
             optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4, global_clipnorm=1.0),
@@ -421,10 +423,6 @@ def main(argv=None) -> dict:
             metrics=["accuracy"],
         )
         model.summary(print_fn=logging.info)
-        augmented = Augmented(train_x, train_y, noises, args.batch_size, args.seed, silence_id)
-        augmented.min_snr = args.min_snr
-        augmented.speed = args.speed
-        augmented.context_samples = int(round(args.context_seconds * 16000))
         started = time.time()
         history = model.fit(
             make_dataset(augmented, len(labels)),
