@@ -18,7 +18,7 @@ BACKEND = keras.backend.backend()
 RESULT_FIELDS = {
     "backend", "framework", "contestant", "family", "shape", "repeats", "train_ms", "train_ms_all",
     "train_tokens_per_s", "infer_ms", "infer_ms_all", "infer_tokens_per_s", "peak_memory_mib", "memory_method",
-    "baseline", "train_speedup_vs_builtin", "infer_speedup_vs_builtin", "train_speedup_vs_torch", "infer_speedup_vs_torch",
+    "dtype_policy", "baseline", "train_speedup_vs_builtin", "infer_speedup_vs_builtin", "train_speedup_vs_torch", "infer_speedup_vs_torch",
 }
 STREAMING_FIELDS = {"backend", "contestant", "features", "units", "hops", "hop_ms", "hop_ms_p90"}
 TASK_FIELDS = {"backend", "task", "cell", "length", "units", "batch", "train_steps", "metric", "value", "baseline", "solved", "train_seconds"}
@@ -36,14 +36,15 @@ def _cli_json(*args: str) -> dict:
 def test_quick_json_has_documented_fields():
     payload = _cli_json("--quick")
     assert payload["kind"] == "throughput" and payload["backends"] == [BACKEND]
-    assert {"spec", "machine", "seconds", "results", "streaming", "tasks", "errors"} <= set(payload)
-    assert payload["errors"] == []
+    assert {"spec", "machine", "devices", "seconds", "results", "streaming", "tasks", "errors"} <= set(payload)
+    assert payload["errors"] == [] and payload["devices"] == {BACKEND: "cpu"}
     names = {row["contestant"] for row in payload["results"]}
     assert {"keras.LSTM", "keras.GRU", "rnnzoo.LSTM", "rnnzoo.GRU", "rnnzoo.MinGRU", "rnnzoo.MinLSTM"} <= names
     for row in payload["results"]:
         assert set(row) == RESULT_FIELDS, set(row) ^ RESULT_FIELDS
         assert row["shape"] == {"batch": 4, "steps": 8, "features": 3, "units": 8}
         assert row["train_ms"] > 0 and row["infer_tokens_per_s"] > 0 and len(row["train_ms_all"]) == 2
+        assert row["dtype_policy"] == "float32"
         if row["framework"] == "keras":
             assert row["backend"] == BACKEND and row["train_speedup_vs_builtin"] is not None
     builtin = next(r for r in payload["results"] if r["contestant"] == "keras.LSTM")
@@ -51,6 +52,13 @@ def test_quick_json_has_documented_fields():
     assert payload["streaming"] and all(set(row) == STREAMING_FIELDS for row in payload["streaming"])
     spotter = next(r for r in payload["streaming"] if r["contestant"] == "zoo.speech-commands-gru")
     assert spotter["features"] == 320 and spotter["hop_ms"] > 0  # one 20 ms hop of 16 kHz audio
+
+
+def test_mixed_precision_policy_reaches_the_keras_contestants():
+    payload = _cli_json("--quick", "--layers", "keras.LSTM,rnnzoo.LSTM", "--no-torch", "--no-streaming",
+                        "--no-memory", "--dtype-policy", "mixed_bfloat16")
+    assert payload["errors"] == [] and payload["spec"]["dtype_policy"] == "mixed_bfloat16"
+    assert [r["dtype_policy"] for r in payload["results"]] == ["mixed_bfloat16"] * 2
 
 
 def test_task_adding_quick():

@@ -20,7 +20,7 @@ BATCH, TIME, FEATURES, UNITS = 3, 6, 4, 5
 ON_TORCH = keras.backend.backend() == "torch"
 needs_fast_path = pytest.mark.skipif(
     not ON_TORCH,
-    reason=f"no fast path on the {keras.backend.backend()} backend: its layers always run Keras's generic loop",
+    reason="the PyTorch fast loops run on the torch backend only",
 )
 
 KINDS = {
@@ -112,18 +112,24 @@ def test_stateful_training_steps(kind, inputs):
         np.testing.assert_allclose(fast_out, plain_out, atol=1e-5)
 
 
-@needs_fast_path
-def test_input_dropout_in_training_keeps_the_fast_path(inputs):
-    layer = layers.LSTM(UNITS, dropout=0.5, seed=3)
+def _fast_and_generic_in_training(layer, inputs):
+    """`inner_loop` results with fast paths on and off, sharing the layer's cached dropout masks."""
     layer.build((BATCH, TIME, FEATURES))
     x = keras.ops.convert_to_tensor(inputs)
     state = [keras.ops.zeros((BATCH, UNITS))] * 2
     layer._maybe_config_dropout_masks(layer.cell, x[:, 0, :], state)
     fast = fast_inner_loop(layer, x, state, None, training=True)
-    assert fast is not None
     with fast_paths(False):
-        plain = layer.inner_loop(x, state, None, training=True)  # same cached mask
+        plain = layer.inner_loop(x, state, None, training=True)
     layer._maybe_reset_dropout_masks(layer.cell)
+    return fast, plain
+
+
+@needs_fast_path
+def test_input_dropout_in_training_keeps_the_fast_path(inputs):
+    layer = layers.LSTM(UNITS, dropout=0.5, seed=3)
+    fast, plain = _fast_and_generic_in_training(layer, inputs)
+    assert fast is not None
     np.testing.assert_allclose(keras.ops.convert_to_numpy(fast[0]), keras.ops.convert_to_numpy(plain[0]), atol=1e-5)
     inference = keras.ops.convert_to_numpy(layer(inputs))
     assert not np.allclose(keras.ops.convert_to_numpy(fast[0]), inference)
@@ -175,14 +181,7 @@ def test_cell_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
 @needs_fast_path
 def test_cell_loop_uses_the_cached_recurrent_dropout_masks(inputs):
     layer = layers.LayerNormLSTM(UNITS, dropout=0.3, recurrent_dropout=0.4, seed=5)
-    layer.build((BATCH, TIME, FEATURES))
-    x = keras.ops.convert_to_tensor(inputs)
-    state = [keras.ops.zeros((BATCH, UNITS))] * 2
-    layer._maybe_config_dropout_masks(layer.cell, x[:, 0, :], state)
-    fast = fast_inner_loop(layer, x, state, None, training=True)
-    with fast_paths(False):
-        plain = layer.inner_loop(x, state, None, training=True)  # same cached masks
-    layer._maybe_reset_dropout_masks(layer.cell)
+    fast, plain = _fast_and_generic_in_training(layer, inputs)
     for fast_part, plain_part in zip([fast[0], *fast[2]], [plain[0], *plain[2]]):  # last output, final states
         np.testing.assert_allclose(keras.ops.convert_to_numpy(fast_part), keras.ops.convert_to_numpy(plain_part),
                                    atol=1e-5)
@@ -213,3 +212,103 @@ def test_single_step_streaming_loop(kind, rng):
     layer = layer_class(UNITS, return_sequences=True, return_state=True, **kwargs)
     layer.build((1, 1, FEATURES))
     _compare(layer, rng.normal(size=(1, 1, FEATURES)).astype("float32"))
+
+
+# ------------------------------------------------- JAX accelerator loop (jax_scan.py)
+ON_JAX = keras.backend.backend() == "jax"
+needs_jax = pytest.mark.skipif(not ON_JAX, reason="the hoisted, unrolled scan is JAX code")
+
+
+@pytest.fixture
+def accelerator_loop():
+    """Force the GPU loop on (it is off on the CPU by default) for one test."""
+    from keras_rnnzoo.layers import jax_scan
+
+    jax_scan.force_accelerator_loop(True)
+    yield
+    jax_scan.force_accelerator_loop(None)
+
+
+@needs_jax
+def test_accelerator_loop_only_off_the_cpu():
+    import jax
+
+    assert (_probe(layers.LSTM(UNITS)) is not None) == (jax.default_backend() != "cpu")
+
+
+@needs_jax
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("mask", MASKS)
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_accelerator_loop_matches_generic_loop(kind, mask, go_backwards, inputs, accelerator_loop):
+    layer_class, kwargs = KINDS[kind]
+    layer = layer_class(UNITS, return_sequences=True, return_state=True, go_backwards=go_backwards, **kwargs)
+    layer.build((BATCH, TIME, FEATURES))
+    assert _probe(layer) is not None
+    _compare(layer, inputs, mask=MASKS[mask])
+
+
+@needs_jax
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before"])
+def test_accelerator_loop_initial_state_and_zero_output_for_mask(kind, inputs, rng, accelerator_loop):
+    layer_class, kwargs = KINDS[kind]
+    layer = layer_class(UNITS, return_sequences=True, zero_output_for_mask=True, **kwargs)
+    layer.build((BATCH, TIME, FEATURES))
+    states = [keras.ops.convert_to_tensor(rng.normal(size=(BATCH, UNITS)).astype("float32")) for _ in layer.state_size]
+    _compare(layer, inputs, mask=MASKS["holes"], initial_state=states)
+
+
+@needs_jax
+def test_accelerator_loop_keeps_input_dropout_and_leaves_recurrent_dropout(inputs, accelerator_loop):
+    fast, plain = _fast_and_generic_in_training(layers.LSTM(UNITS, dropout=0.5, seed=3), inputs)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fast[0]), keras.ops.convert_to_numpy(plain[0]), atol=1e-5)
+    assert _probe(layers.GRU(UNITS, recurrent_dropout=0.3), training=True) is None
+    assert _probe(layers.PeepholeLSTM(UNITS)) is None  # variants: generic loop
+
+
+@needs_jax
+@pytest.mark.parametrize("layer_class", [layers.LSTM, layers.GRU])
+def test_accelerator_loop_under_mixed_bfloat16(layer_class, inputs, accelerator_loop):
+    layer = layer_class(UNITS, return_sequences=True, dtype="mixed_bfloat16")
+    layer.build((BATCH, TIME, FEATURES))
+    random_weights(layer, scale=0.6)
+    fast = keras.ops.convert_to_numpy(keras.ops.cast(layer(inputs), "float32"))
+    with fast_paths(False):
+        plain = keras.ops.convert_to_numpy(keras.ops.cast(layer(inputs), "float32"))
+    assert layer(inputs).dtype == "bfloat16"
+    np.testing.assert_allclose(fast, plain, atol=0.03)  # bfloat16 keeps ~3 significant digits
+
+
+@needs_jax
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_hand_written_backward_matches_autodiff(kind):
+    """Gradients of every input (states and kernels too) and through the final states."""
+    import jax
+    import jax.numpy as jnp
+
+    from keras_rnnzoo.layers import jax_scan
+
+    keys = jax.random.split(jax.random.PRNGKey(0), 5)
+    steps, batch, units = 7, 3, 5
+    gates = 4 if kind == "lstm" else 3
+    projected = jax.random.normal(keys[0], (steps, batch, gates * units))
+    h0 = jax.random.normal(keys[1], (batch, units))
+    kernel = 0.5 * jax.random.normal(keys[2], (units, gates * units))
+    if kind == "lstm":
+        args = (projected, h0, jax.random.normal(keys[3], (batch, units)), kernel)
+        forward, custom = jax_scan._lstm_forward, jax_scan.lstm_sequence
+    else:
+        args = (projected, h0, kernel, jax.random.normal(keys[4], (gates * units,)))
+        forward, custom = jax_scan._gru_forward, jax_scan.gru_sequence
+
+    def loss(function):
+        def value(*inputs):
+            outputs, *final = function(*inputs)
+            return jnp.sum(jnp.sin(outputs)) + sum(jnp.sum(jnp.cos(3.0 * state)) for state in final)
+        return value
+
+    argnums = tuple(range(len(args)))
+    expected = jax.grad(loss(lambda *a: forward(*a, 3)[0]), argnums)(*args)
+    got = jax.grad(loss(lambda *a: custom(*a, 3)), argnums)(*args)
+    for name, e, g in zip(["projected", "h0", "c0/kernel", "kernel/bias"], expected, got):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(e), atol=2e-6, err_msg=name)

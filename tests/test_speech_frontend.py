@@ -54,6 +54,22 @@ def test_spec_augment_masks_only_in_training():
     assert 0 < zero_fraction < (5 / 40 + 8 / 50)
 
 
+def test_spec_augment_frequency_warp():
+    """Each example's bands are stretched by its own factor; a linear ramp stays a ramp."""
+    layer = audio.SpecAugment(freq_masks=0, time_masks=0, max_warp=0.2, seed=4)
+    ramp = np.broadcast_to(np.arange(40, dtype="float32"), (6, 10, 40)).copy()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(ramp)), ramp)
+    warped = keras.ops.convert_to_numpy(layer(ramp, training=True))
+    slopes = warped[:, 0, 1] - warped[:, 0, 0]  # = the example's factor while below the top band
+    assert ((slopes >= 0.8 - 1e-5) & (slopes <= 1.2 + 1e-5)).all() and np.ptp(slopes) > 0.01
+    np.testing.assert_allclose(warped[:, :, :20], np.broadcast_to(np.arange(20) * slopes[:, None, None], (6, 10, 20)), rtol=1e-5)
+    assert (warped <= 39.0 + 1e-5).all()  # clamped at the top band
+    np.testing.assert_array_equal(warped[:, 0], warped[:, -1])  # same warp on every frame
+    assert audio.SpecAugment.from_config(layer.get_config()).max_warp == 0.2
+    with pytest.raises(ValueError, match="max_warp"):
+        audio.SpecAugment(max_warp=1.5)
+
+
 def test_frame_stack():
     x = np.arange(2 * 5 * 3, dtype="float32").reshape(2, 5, 3)
     y = keras.ops.convert_to_numpy(audio.FrameStack(2)(x))

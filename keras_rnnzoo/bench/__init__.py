@@ -13,7 +13,8 @@ Run them with `rnnzoo bench` (see `keras_rnnzoo.cli.bench`). Modules:
 
 JSON fields (`rnnzoo bench --json`): top level `kind` ("throughput" or
 "task"), `spec` (the settings), `backends`, `machine` (platform, CPU count,
-library versions), `seconds`, and four lists:
+library versions), `devices` (what each backend computed on, e.g. "cpu" or
+"gpu: NVIDIA H200"), `seconds`, and four lists:
 
 - `results`, one per contestant and shape: `backend` (Keras backend, or
   "pytorch" for PyTorch's own layers), `framework` ("keras" / "torch"),
@@ -21,7 +22,8 @@ library versions), `seconds`, and four lists:
   ("lstm" / "gru"), `shape` {batch, steps, features, units}, `repeats`,
   `train_ms` (median wall time of one training step), `train_ms_all`,
   `train_tokens_per_s` (batch * steps / median), `infer_ms`, `infer_ms_all`,
-  `infer_tokens_per_s`, `peak_memory_mib` and `memory_method` ("device":
+  `infer_tokens_per_s`, `dtype_policy` (the Keras policy; PyTorch's layers
+  always run float32), `peak_memory_mib` and `memory_method` ("device":
   the accelerator's peak counter; "rss": resident memory added on the CPU,
   approximate), `baseline` (the built-in compared with), and speedups
   (reference time / this time, > 1 means faster): `train_speedup_vs_builtin`,

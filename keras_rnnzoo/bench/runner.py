@@ -35,8 +35,9 @@ def run_in_process(spec: dict) -> dict:
     backend = keras.backend.backend()
     if spec.get("backend", backend) != backend:
         raise RuntimeError(f"spec is for backend {spec['backend']!r} but Keras runs {backend!r}.")
-    out: dict = {"backend": backend, "results": [], "streaming": [], "tasks": [], "errors": []}
+    out: dict = {"backend": backend, "device": device_name(backend), "results": [], "streaming": [], "tasks": [], "errors": []}
     if spec["kind"] == "throughput":
+        keras.config.set_dtype_policy(spec.get("dtype_policy", "float32"))
         from keras_rnnzoo.bench.streaming import measure_streaming
         from keras_rnnzoo.bench.throughput import measure
 
@@ -51,6 +52,8 @@ def run_in_process(spec: dict) -> dict:
                 include_torch=spec.get("include_torch", False),
                 memory=spec.get("memory", True),
             )
+            for row in results:
+                row["dtype_policy"] = "float32" if row["framework"] == "torch" else spec.get("dtype_policy", "float32")
             out["results"] += results
             out["errors"] += errors
         if spec.get("streaming"):
@@ -86,6 +89,26 @@ def run_in_process(spec: dict) -> dict:
     return out
 
 
+def device_name(backend: str) -> str:
+    """What the backend computes on, e.g. "cpu" or "gpu: NVIDIA H200"."""
+    try:
+        if backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            return "cpu" if device.platform == "cpu" else f"{device.platform}: {device.device_kind}"
+        if backend == "torch":
+            import torch
+
+            return f"gpu: {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "cpu"
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return f"gpu: {tf.config.experimental.get_device_details(gpus[0]).get('device_name', 'GPU')}" if gpus else "cpu"
+    except Exception as error:  # noqa: BLE001 - informational only
+        return f"unknown ({type(error).__name__})"
+
+
 def run(spec: dict, backends: list[str], *, timeout: float | None = None, progress=None) -> dict:
     """Run `spec` on each backend in its own process; return the merged payload.
 
@@ -100,6 +123,7 @@ def run(spec: dict, backends: list[str], *, timeout: float | None = None, progre
         "spec": spec,
         "backends": backends,
         "machine": machine(),
+        "devices": {},
         "results": [],
         "streaming": [],
         "tasks": [],
@@ -130,6 +154,7 @@ def run(spec: dict, backends: list[str], *, timeout: float | None = None, progre
             merged["errors"].append({"backend": backend, "contestant": None, "error": f"exit {process.returncode}: {tail}"})
             continue
         child = json.loads(process.stdout)
+        merged["devices"][backend] = child["device"]
         for key in ("results", "streaming", "tasks", "errors"):
             merged[key] += child[key]
     add_ratios(merged["results"])

@@ -3,7 +3,8 @@
 Each contestant is "a recurrent layer then a dense layer" on one
 `Shape`: a Keras model compiled with default settings
 (`model.compile("adam", "mse")`, so `jit_compile="auto"`), timed with
-`train_on_batch` (forward, backward, Adam update) and `predict_on_batch`;
+`train_on_batch` (forward, backward, Adam update) and `predict_on_batch`
+on a batch already on the backend's device;
 PyTorch's `nn.LSTM` / `nn.GRU` with `nn.Linear` and `torch.optim.Adam` run
 the same step in eager PyTorch. Contestants alternate within each
 repetition (so slow drifts of a shared machine hit all of them alike), the
@@ -83,13 +84,14 @@ def keras_contestant(name: str, family: str, make_layer, shape: Shape, seed: int
         [
             keras.Input((shape.steps, shape.features), batch_size=shape.batch),
             make_layer(shape.units),
-            keras.layers.Dense(1),
+            keras.layers.Dense(1, dtype="float32"),  # float32 head, as under mixed precision
         ]
     )
     model.compile("adam", "mse")
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(shape.batch, shape.steps, shape.features)).astype("float32")
-    y = rng.normal(size=(shape.batch, 1)).astype("float32")
+    # the batch lives on the backend's device, as PyTorch's does
+    x = keras.ops.convert_to_tensor(rng.normal(size=(shape.batch, shape.steps, shape.features)).astype("float32"))
+    y = keras.ops.convert_to_tensor(rng.normal(size=(shape.batch, 1)).astype("float32"))
     return Contestant(
         name,
         family,

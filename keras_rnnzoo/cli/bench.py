@@ -7,6 +7,7 @@ Examples::
     rnnzoo bench --long --json > long.json        # T = 1024 and 4096
     rnnzoo bench --task adding --lengths 50,200,1000
     rnnzoo bench --quick --json                   # seconds; what CI runs
+    rnnzoo bench --backend jax --shape 256,1024,128,512 --dtype-policy mixed_bfloat16   # on a GPU
 
 The JSON fields are documented in `keras_rnnzoo.bench`.
 """
@@ -58,6 +59,8 @@ def _int_list(text: str, option: str) -> list[int]:
 @click.option("--no-streaming", is_flag=True,
               help="Skip the per-hop streaming latency (stateful layers and the speech-commands-gru spotter).")
 @click.option("--no-memory", is_flag=True, help="Skip the peak-memory step.")
+@click.option("--dtype-policy", type=click.Choice(["float32", "mixed_bfloat16", "mixed_float16"]), default="float32", show_default=True,
+              help="Keras dtype policy of the Keras contestants (PyTorch's own layers stay float32).")
 @click.option("--task", type=click.Choice(["adding", "copy"]), default=None, help="Run a long-memory task instead of the speed benchmark.")
 @click.option("--lengths", default=None, help="Task lengths (default 50,200,1000; 10,20 with --quick).")
 @click.option("--cells", "cells_text", default=None, help="Task cells (default SimpleRNN,LSTM,GRU,MinGRU,MinLSTM).")
@@ -67,7 +70,7 @@ def _int_list(text: str, option: str) -> list[int]:
 @click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Seconds allowed per backend process.")
 @json_option
 def bench(
-    shape_text, long_preset, backends, repeats, warmup, layers_text, no_torch, no_streaming, no_memory,
+    shape_text, long_preset, backends, repeats, warmup, layers_text, no_torch, no_streaming, no_memory, dtype_policy,
     task, lengths, cells_text, train_steps, units, quick, timeout, json_output,
 ) -> None:
     """Benchmark keras_rnnzoo layers against keras.layers and PyTorch (one process per backend)."""
@@ -113,6 +116,7 @@ def bench(
                                       if c in contestants or (c == KEYWORD_SPOTTER and not layers_text)],
             "hops": 5 if quick else 50,
             "memory": not no_memory,
+            "dtype_policy": dtype_policy,
         }
     if json_output:
         payload = run(spec, chosen, timeout=timeout)

@@ -22,12 +22,15 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   the gate arithmetic on raw tensors (no Keras layer call per step). Single
   steps (streaming, batch 1) also take that loop: PyTorch's CPU LSTM kernel
   spent up to ~100 ms per call setting up oneDNN for a one-step sequence.
-- **JAX and TensorFlow.** Keras's generic loop (`lax.scan`, `tf.while_loop`)
-  over the fused-gate cell is already as fast as the built-in layers; under
-  the default `model.compile()` (`jit_compile="auto"`) TensorFlow compiles
-  our layers with XLA, which the built-in `keras.layers.LSTM` opts out of.
-  Hoisting the input projection or unrolling measured slower on CPU, so no
-  fast path is used there.
+- **JAX and TensorFlow on the CPU.** Keras's generic loop (`lax.scan`,
+  `tf.while_loop`) over the fused-gate cell is already as fast as the
+  built-in layers; under the default `model.compile()` (`jit_compile="auto"`)
+  TensorFlow compiles our layers with XLA, which the built-in
+  `keras.layers.LSTM` opts out of. Hoisting the input projection or
+  unrolling measured slower on CPU, so no fast path is used there.
+- **JAX on a GPU or TPU.** The LSTM and GRU hoist the input projection out
+  of the time loop and unroll the scan (`jax_scan.py`), with masks, input
+  dropout and mixed precision; the other cells run the generic loop.
 
 - **Every other keras_rnnzoo cell on PyTorch** (SimpleRNN, the variants,
   and LSTM / GRU where their own loops do not apply, e.g. recurrent dropout
@@ -36,8 +39,8 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   scopes, name scopes) and `backend.rnn`'s structure handling. Dropout
   masks are the cell's cached per-sequence masks, as in the generic loop.
 
-Not taken (generic loop): `unroll=True`, mixed precision (inputs of another
-dtype than the weights), cells from outside keras_rnnzoo, and
+Not taken (generic loop): `unroll=True`, mixed precision on PyTorch (inputs
+of another dtype than the weights), cells from outside keras_rnnzoo, and
 `set_fast_paths(False)`.
 """
 
@@ -52,6 +55,7 @@ from keras import activations
 from keras_rnnzoo.cells.base import RecurrentCell
 from keras_rnnzoo.cells.gru import GRUCell
 from keras_rnnzoo.cells.lstm import LSTMCell
+from keras_rnnzoo.layers import jax_scan
 
 _ENABLED = True
 
@@ -83,7 +87,8 @@ def fast_paths(enabled: bool) -> Iterator[None]:
 
 def fast_inner_loop(layer, sequences, initial_state, mask, training):
     """`(last_output, outputs, states)` like `keras.layers.RNN.inner_loop`, or `None`."""
-    if not _ENABLED or layer.unroll or keras.backend.backend() != "torch":
+    backend = keras.backend.backend()
+    if not _ENABLED or layer.unroll or backend not in ("torch", "jax"):
         return None
     cell = layer.cell
     if not isinstance(cell, RecurrentCell):
@@ -96,6 +101,11 @@ def fast_inner_loop(layer, sequences, initial_state, mask, training):
         and cell.activation is activations.tanh
         and cell.recurrent_activation is activations.sigmoid
     )
+    if backend == "jax":
+        if fused and jax_scan.accelerator_loop_applies():
+            is_lstm = isinstance(cell, LSTMCell)
+            return jax_scan.hoisted_scan(layer, cell, sequences, initial_state, mask, training, is_lstm)
+        return None
     if fused:
         return _torch_inner_loop(layer, cell, sequences, initial_state, mask, training)
     return _torch_cell_loop(layer, cell, sequences, initial_state, mask, training)
@@ -176,7 +186,8 @@ def _vf_lstm(x, states, kernel, recurrent_kernel, bias):
     """PyTorch's fused LSTM with Keras weights (same gate order i, f, c/g, o)."""
     import torch
 
-    params = [kernel.t(), recurrent_kernel.t()]
+    # contiguous: cuDNN flattens the weights with .view()
+    params = [kernel.t().contiguous(), recurrent_kernel.t().contiguous()]
     if bias is not None:
         params += [bias, torch.zeros_like(bias)]
     h0, c0 = (s.unsqueeze(0) for s in states)
@@ -197,7 +208,7 @@ def _vf_gru(x, h0, kernel, recurrent_kernel, bias, units):
     """PyTorch's fused GRU (= Keras reset_after=True) with Keras weights."""
     import torch
 
-    params = [_gru_to_torch_order(kernel, units).t(), _gru_to_torch_order(recurrent_kernel, units).t()]
+    params = [_gru_to_torch_order(kernel, units).t().contiguous(), _gru_to_torch_order(recurrent_kernel, units).t().contiguous()]
     if bias is not None:
         reordered = _gru_to_torch_order(bias, units)
         params += [reordered[0], reordered[1]]

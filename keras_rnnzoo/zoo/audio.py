@@ -200,7 +200,11 @@ class SpecAugment(keras.layers.Layer):
 
     Each example gets `freq_masks` bands of up to `max_freq_width` bins and
     `time_masks` spans of up to `max_time_width` frames set to zero (the
-    normalized mean). At inference the layer is the identity.
+    normalized mean). With `max_warp > 0`, each example's frequency axis is
+    first stretched by a factor drawn from `[1 - max_warp, 1 + max_warp]`
+    (band `k` reads band `k * factor`, linearly interpolated): a vocal-tract
+    length perturbation that imitates speakers with other formants. At
+    inference the layer is the identity.
 
     Example:
 
@@ -210,8 +214,10 @@ class SpecAugment(keras.layers.Layer):
     >>> bool((layer(x, training=False) == x).all()), float(layer(x, training=True).min())
     (True, 0.0)
 
-    Reference: D. S. Park et al., "SpecAugment: A Simple Data Augmentation
-    Method for Automatic Speech Recognition", Interspeech 2019.
+    References: D. S. Park et al., "SpecAugment: A Simple Data Augmentation
+    Method for Automatic Speech Recognition", Interspeech 2019; N. Jaitly and
+    G. Hinton, "Vocal Tract Length Perturbation (VTLP) improves speech
+    recognition", ICML 2013 workshop.
     """
 
     def __init__(
@@ -220,10 +226,14 @@ class SpecAugment(keras.layers.Layer):
         max_freq_width: int = 7,
         time_masks: int = 2,
         max_time_width: int = 10,
+        max_warp: float = 0.0,
         seed: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if not 0.0 <= max_warp < 1.0:
+            raise ValueError(f"max_warp must be in [0, 1); got {max_warp!r}.")
+        self.max_warp = float(max_warp)
         self.freq_masks = int(freq_masks)
         self.max_freq_width = int(max_freq_width)
         self.time_masks = int(time_masks)
@@ -250,9 +260,25 @@ class SpecAugment(keras.layers.Layer):
         shape = ops.shape(features)
         batch, length, bands = shape[0], shape[1], features.shape[-1]
         dtype = features.dtype
+        if self.max_warp > 0.0:
+            features = self._warp(features, batch, bands)
         time_keep = self._mask(batch, length, self.time_masks, self.max_time_width, dtype)
         freq_keep = self._mask(batch, bands, self.freq_masks, self.max_freq_width, dtype)
         return features * time_keep[:, :, None] * freq_keep[:, None, :]
+
+    def _warp(self, features, batch, bands):
+        factor = keras.random.uniform((batch, 1), 1.0 - self.max_warp, 1.0 + self.max_warp, seed=self.seed_generator)
+        source = ops.minimum(ops.cast(ops.arange(bands), "float32")[None, :] * factor, bands - 1.0)
+        lower = ops.floor(source)
+        fraction = ops.cast(source - lower, features.dtype)[:, None, :]
+        lower = ops.cast(lower, "int32")
+        upper = ops.minimum(lower + 1, bands - 1)
+        shape = ops.shape(features)
+
+        def read(index):
+            return ops.take_along_axis(features, ops.broadcast_to(index[:, None, :], shape), axis=-1)
+
+        return read(lower) * (1.0 - fraction) + read(upper) * fraction
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -260,6 +286,7 @@ class SpecAugment(keras.layers.Layer):
     def get_config(self):
         return {
             **super().get_config(),
+            "max_warp": self.max_warp,
             "freq_masks": self.freq_masks,
             "max_freq_width": self.max_freq_width,
             "time_masks": self.time_masks,
@@ -315,11 +342,13 @@ def build_keyword_model(
     samples: int | None = None,
     unroll: bool = False,
     seed: int | None = None,
+    max_warp: float = 0.0,
     name: str = "keyword_spotter",
 ) -> keras.Model:
     """Waveform `(batch, samples)` -> class probabilities `(batch, num_classes)`.
 
-    log-mel front end -> SpecAugment (training only) -> `stack` frames joined
+    log-mel front end -> SpecAugment (training only; `max_warp` > 0 adds a
+    random frequency warp) -> `stack` frames joined
     per recurrent step (20 ms steps by default) -> `layers` recurrent
     layers of `units` (any registered keras_rnnzoo cell: "gru", "lstm", ...)
     -> dropout -> softmax. `samples=None` accepts any length (>= 480);
@@ -330,7 +359,7 @@ def build_keyword_model(
     cell_class = get_cell(cell)
     inputs = keras.Input((samples,), name="waveform")
     x = LogMelSpectrogram(name="log_mel")(inputs)
-    x = SpecAugment(seed=seed, name="spec_augment")(x)
+    x = SpecAugment(max_warp=max_warp, seed=seed, name="spec_augment")(x)
     x = FrameStack(stack, name="frame_stack")(x)
     for index in range(layers):
         x = keras.layers.RNN(

@@ -67,6 +67,9 @@ def parse_args(argv=None):
     parser.add_argument("--speed", type=float, default=0.15,
                         help="speed perturbation: clips are resampled by a factor in [1 - SPEED, 1 + SPEED] "
                              "(tempo and pitch, like another speaker's vocal tract); 0 turns it off")
+    parser.add_argument("--warp", type=float, default=0.0,
+                        help="random frequency warp of the log-mel bands by a factor in [1 - WARP, 1 + WARP] "
+                             "(vocal-tract length perturbation inside SpecAugment, training only); 0 turns it off")
     parser.add_argument("--context-seconds", type=float, default=0.5,
                         help="audio before the clip in half the training batches (another clip's tail or noise), "
                              "so that the streaming state learns to forget")
@@ -254,7 +257,7 @@ def stream_metrics(spotter, waveforms, labels, seed, split):
             "threshold": spotter.config["threshold"], **result}
 
 
-_TRAINING_FLAGS = {"epochs": "--epochs", "learning_rate": "--learning-rate", "speed": "--speed",
+_TRAINING_FLAGS = {"epochs": "--epochs", "learning_rate": "--learning-rate", "speed": "--speed", "warp": "--warp",
                    "context_seconds": "--context-seconds", "min_snr": "--min-snr", "batch_size": "--batch-size",
                    "patience": "--patience"}
 
@@ -312,7 +315,8 @@ def write_card(path, metrics, settings, corpus_summary, command, training):
         f"- Augmentation: background noise (white, pink, brown, hum, babble) at {training.get('min_snr', 0):g}-30 dB "
         f"SNR, speed perturbation (+-{training.get('speed', 0):g}, resampled with soxr), gain, "
         f"time shift, {training.get('context_seconds', 0.5):g} s of preceding audio (another clip's tail or noise), "
-        "SpecAugment; reverberation and rate/pitch in the corpus.",
+        "SpecAugment" + (f" with a +-{training['warp']:g} frequency warp (VTLP)" if training.get("warp") else "")
+        + "; reverberation and rate/pitch in the corpus.",
         "",
         "## Results (held-out synthetic test voices)",
         f"Measured by `{command}`; rerun the evaluation with `rnnzoo evaluate {NAME}`.",
@@ -409,8 +413,10 @@ def main(argv=None) -> dict:
             model = zoo.load(args.init).model  # keeps its normalization statistics
             settings = audio.model_settings(model)
             args.cell, units, args.layers = settings["cell"], settings["units"], settings["layers"]
+            model.get_layer("spec_augment").max_warp = args.warp
         else:
-            model = audio.build_keyword_model(cell=args.cell, units=units, layers=args.layers, seed=args.seed)
+            model = audio.build_keyword_model(cell=args.cell, units=units, layers=args.layers, seed=args.seed,
+                                              max_warp=args.warp)
             front = model.get_layer("log_mel")
             front.set_statistics(*audio.normalization_statistics(front, train_x, rng))
         augmented = Augmented(train_x, train_y, noises, args.batch_size, args.seed, silence_id, min_snr=args.min_snr,
@@ -484,7 +490,7 @@ def main(argv=None) -> dict:
         output = io.shipped_preset_dir(NAME)
     training = previous.get("training") if args.evaluate_only is not None else {
         "seed": args.seed, "epochs": epochs, "max_minutes": args.max_minutes, "min_snr": args.min_snr,
-        "speed": args.speed, "context_seconds": args.context_seconds, "patience": args.patience,
+        "speed": args.speed, "warp": args.warp, "context_seconds": args.context_seconds, "patience": args.patience,
         "init": None if args.init is None else str(args.init),
         "init_training": None if args.init is None else zoo_info(args.init).get("training"),
         "batch_size": args.batch_size, "learning_rate": args.learning_rate,
