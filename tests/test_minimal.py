@@ -1,6 +1,7 @@
-"""MinGRU / MinLSTM: the parallel log-space scan equals the paper's sequential
-equations (a NumPy reference), the one-step mode, masking, states,
-serialization, and long sequences stay finite and precise."""
+"""MinGRU / MinLSTM: the parallel log-space scan and the sequential
+linear-space loop both equal the paper's sequential equations (a NumPy
+reference), the one-step mode, masking, states, serialization, and long
+sequences stay finite and precise. Every test runs in both scan modes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from conftest import assert_close, forward_and_gradients, random_weights, run_python, sequence_mask, to_numpy
 
 from keras_rnnzoo import layers
-from keras_rnnzoo.layers.minimal import _hillis_steele, log_space_scan
+from keras_rnnzoo.layers.minimal import _hillis_steele, force_sequential_scan, log_space_scan, use_sequential_scan
 
 BATCH, TIME, FEATURES, UNITS = 3, 7, 4, 5
 KINDS = {"min_gru": layers.MinGRU, "min_lstm": layers.MinLSTM}
@@ -53,6 +54,19 @@ def _layer(kind, **kwargs):
     layer.build((BATCH, TIME, FEATURES))
     random_weights(layer, scale=0.7)
     return layer
+
+
+@pytest.fixture(autouse=True, params=["parallel", "sequential"])
+def scan_mode(request):
+    """Run each test with the parallel scan and with the sequential loop (CPUs pick the loop)."""
+    force_sequential_scan(request.param == "sequential")
+    yield request.param
+    force_sequential_scan(None)
+
+
+def test_automatic_mode_is_the_loop_on_cpu_tensorflow_and_jax():
+    force_sequential_scan(None)
+    assert use_sequential_scan() == (keras.backend.backend() in ("tensorflow", "jax"))
 
 
 @pytest.fixture

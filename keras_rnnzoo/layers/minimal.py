@@ -22,6 +22,13 @@ The scan is computed in float32 even under a float16 / bfloat16 policy.
 
 The same layers also run one step at a time (`step`, or `stateful=True` with
 sequences of length 1) in linear space; both modes give the same numbers.
+
+On a CPU with the TensorFlow or JAX backend, whole sequences run instead as
+a sequential loop in linear space (`linear_sequential_scan`, `keras.ops.scan`
+of `h = a h + b`): each step is two elementwise operations, which on a CPU
+beats O(log T) rounds of `logaddexp` over the whole sequence (2.8x faster
+at 1024 steps; docs/benchmarks.md). `use_sequential_scan` makes the choice;
+`force_sequential_scan` overrides it.
 """
 
 from __future__ import annotations
@@ -124,6 +131,57 @@ def log_space_scan(log_a, log_b):
     if steps == 1:
         return log_a, log_b
     return _associative_scan((log_a, log_b))
+
+
+def linear_sequential_scan(a, b, h0):
+    """`h_t = a_t h_{t-1} + b_t` from `h0`, one step after the other (`keras.ops.scan`).
+
+    Args:
+        a, b: `(batch, time, units)` float32 tensors; h0: `(batch, units)`.
+
+    Returns:
+        `(batch, time, units)`: every `h_t`.
+    """
+
+    def step(h, coefficients):
+        h = coefficients[0] * h + coefficients[1]
+        return h, h
+
+    _, outputs = ops.scan(step, h0, (ops.moveaxis(a, 1, 0), ops.moveaxis(b, 1, 0)))
+    return ops.moveaxis(outputs, 0, 1)
+
+
+# None: decide per device (see `use_sequential_scan`); True / False force a mode (tests, benchmarks).
+_FORCED_SEQUENTIAL: bool | None = None
+
+
+def force_sequential_scan(enabled: bool | None) -> None:
+    """Force the sequential (True) or the parallel (False) scan; None restores the automatic choice."""
+    global _FORCED_SEQUENTIAL
+    _FORCED_SEQUENTIAL = enabled
+
+
+def use_sequential_scan() -> bool:
+    """Whether whole sequences run the sequential linear-space loop instead of the parallel scan.
+
+    On a CPU with the TensorFlow or JAX backend the loop is several times
+    faster (each step is a few elementwise operations, while the parallel
+    scan streams the whole sequence through `logaddexp` O(log T) times); on
+    accelerators, and on the PyTorch backend (where `keras.ops.scan` is a
+    Python loop), the parallel scan is used. docs/benchmarks.md has the numbers.
+    """
+    if _FORCED_SEQUENTIAL is not None:
+        return _FORCED_SEQUENTIAL
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "cpu"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.config.list_logical_devices("GPU")
+    return False
 
 
 class _MinimalRNN(keras.layers.Layer):
@@ -294,13 +352,20 @@ class _MinimalRNN(keras.layers.Layer):
         k = ops.matmul(x, ops.cast(self.kernel, "float32"))
         if self.bias is not None:
             k = k + ops.cast(self.bias, "float32")
-        log_a, log_b = self.log_coefficients(k)
-        if mask is not None:
-            keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
-            log_a = ops.where(keep, log_a, 0.0)  # a = 1: state carried over
-            log_b = ops.where(keep, log_b, _LOG_ZERO)  # b = 0: nothing added
-        log_decay, log_h = log_space_scan(log_a, log_b)
-        outputs = ops.exp(log_h) + ops.exp(log_decay) * ops.expand_dims(h0, 1)
+        keep = None if mask is None else ops.expand_dims(ops.cast(mask, "bool"), -1)
+        if use_sequential_scan():
+            a, b = self.coefficients(k)
+            if keep is not None:
+                a = ops.where(keep, a, 1.0)  # state carried over
+                b = ops.where(keep, b, 0.0)  # nothing added
+            outputs = linear_sequential_scan(a, b, h0)
+        else:
+            log_a, log_b = self.log_coefficients(k)
+            if keep is not None:
+                log_a = ops.where(keep, log_a, 0.0)  # a = 1: state carried over
+                log_b = ops.where(keep, log_b, _LOG_ZERO)  # b = 0: nothing added
+            log_decay, log_h = log_space_scan(log_a, log_b)
+            outputs = ops.exp(log_h) + ops.exp(log_decay) * ops.expand_dims(h0, 1)
         last = outputs[:, -1, :]
         if self.stateful:
             self.states[0].assign(ops.cast(last, self.states[0].dtype))
@@ -444,4 +509,4 @@ class MinLSTM(_MinimalRNN):
         return f / total, i / total * _g(k_h)
 
 
-__all__ = ["MinGRU", "MinLSTM", "log_space_scan"]
+__all__ = ["MinGRU", "MinLSTM", "force_sequential_scan", "linear_sequential_scan", "log_space_scan", "use_sequential_scan"]
