@@ -2,7 +2,8 @@
 
 Keras's generic JAX loop (`lax.scan` over the cell, one step per iteration)
 is the fastest choice on the CPU, where hoisting and unrolling measured
-slower (issue 8: 89 ms plain, 134 ms hoisted, 257 ms hoisted and unrolled).
+slower (a training step of 64 x 100 steps: generic 47-69 ms, hoisted with
+the backward below 86 ms, unrolled by 8 159 ms).
 On a GPU the per-iteration overhead of `lax.scan` dominates at these sizes,
 so there the layer computes the input projection of every step as one
 matmul, then scans only the recurrent matmul and the gate arithmetic,
@@ -12,7 +13,10 @@ Without a mask, the LSTM and the `reset_after=True` GRU also have a
 hand-written backward pass (`jax.custom_vjp`), as cuDNN does it: the
 backward scan carries only the state gradients (one matmul per step), and
 the recurrent kernel's gradient is one matmul over all steps afterwards,
-instead of autodiff's per-step accumulation.
+instead of autodiff's per-step accumulation. On an H200 at batch 256, 1024
+steps, 128 inputs, 512 units (docs/benchmarks.md): generic loop 87 ms per
+training step, hoisted scan with autodiff 56 ms, with this backward 41.5 ms
+(unroll 1: 54 ms; 16: 43.5 ms), PyTorch's cuDNN LSTM 43-47 ms.
 
 `fast.fast_inner_loop` calls `hoisted_scan` when `accelerator_loop_applies`;
 tests/test_fast_paths.py forces it on the CPU and checks outputs, final
