@@ -105,7 +105,7 @@ def run_task(
     backend: str,
     units: int = 64,
     batch: int = 64,
-    train_steps: int = 400,
+    train_steps: int = 2000,
     learning_rate: float = 3e-3,
     seed: int = 0,
 ) -> tuple[list[dict], list[dict]]:

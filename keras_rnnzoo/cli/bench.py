@@ -64,7 +64,7 @@ def _int_list(text: str, option: str) -> list[int]:
 @click.option("--task", type=click.Choice(["adding", "copy"]), default=None, help="Run a long-memory task instead of the speed benchmark.")
 @click.option("--lengths", default=None, help="Task lengths (default 50,200,1000; 10,20 with --quick).")
 @click.option("--cells", "cells_text", default=None, help="Task cells (default SimpleRNN,LSTM,GRU,MinGRU,MinLSTM).")
-@click.option("--train-steps", type=click.IntRange(min=1), default=None, help="Task training batches per cell (default 400; 20 with --quick).")
+@click.option("--train-steps", type=click.IntRange(min=1), default=None, help="Task training batches per cell (default 2000; 20 with --quick).")
 @click.option("--units", type=click.IntRange(min=1), default=None, help="Task hidden units (default 64; 8 with --quick).")
 @click.option("--quick", is_flag=True, help="Tiny shapes and budgets: a smoke test that runs in seconds.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Seconds allowed per backend process.")
@@ -92,7 +92,7 @@ def bench(
             "cells": [c.strip() for c in cells_text.split(",") if c.strip()] if cells_text else list(TASK_CELLS),
             "units": units or (8 if quick else 64),
             "batch": 16 if quick else 64,
-            "train_steps": train_steps or (20 if quick else 400),
+            "train_steps": train_steps or (20 if quick else 2000),
         }
     else:
         if shape_text and long_preset:
