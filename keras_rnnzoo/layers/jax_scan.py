@@ -122,18 +122,40 @@ def hoisted_scan(layer, cell, sequences, initial_state, mask, training, is_lstm:
     return last, outputs, list(final)
 
 
-def _lstm_step(recurrent_kernel):
+def _lstm_gates(p_t, h, c, recurrent_kernel):
+    """One LSTM step from the projected input: `(h, c)` and the activations `(i, f, g, o, tanh c)`."""
     import jax
     import jax.numpy as jnp
 
+    z_i, z_f, z_c, z_o = jnp.split(p_t + jnp.matmul(h, recurrent_kernel), 4, axis=-1)
+    i, f, g, o = jax.nn.sigmoid(z_i), jax.nn.sigmoid(z_f), jnp.tanh(z_c), jax.nn.sigmoid(z_o)
+    c = f * c + i * g
+    tanh_c = jnp.tanh(c)
+    return o * tanh_c, c, (i, f, g, o, tanh_c)
+
+
+def _lstm_step(recurrent_kernel):
     def step(p_t, states):
-        h, c = states
-        z = p_t + jnp.matmul(h, recurrent_kernel)
-        z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=-1)
-        c = jax.nn.sigmoid(z_f) * c + jax.nn.sigmoid(z_i) * jnp.tanh(z_c)
-        return [jax.nn.sigmoid(z_o) * jnp.tanh(c), c]
+        h, c, _ = _lstm_gates(p_t, states[0], states[1], recurrent_kernel)
+        return [h, c]
 
     return step
+
+
+def _gru_gates(p_t, h, recurrent_kernel, recurrent_bias):
+    """One `reset_after=True` GRU step: the new `h` and `(z, r, n, inner_n)`."""
+    import jax
+    import jax.numpy as jnp
+
+    units = h.shape[-1]
+    inner = jnp.matmul(h, recurrent_kernel)
+    if recurrent_bias is not None:
+        inner = inner + recurrent_bias
+    z = jax.nn.sigmoid(p_t[:, :units] + inner[:, :units])
+    r = jax.nn.sigmoid(p_t[:, units : 2 * units] + inner[:, units : 2 * units])
+    inner_n = inner[:, 2 * units :]
+    n = jnp.tanh(p_t[:, 2 * units :] + r * inner_n)
+    return z * h + (1.0 - z) * n, (z, r, n, inner_n)
 
 
 def _gru_step(cell, recurrent_kernel, recurrent_bias):
@@ -145,17 +167,11 @@ def _gru_step(cell, recurrent_kernel, recurrent_bias):
     def step(p_t, states):
         (h,) = states
         if cell.reset_after:
-            inner = jnp.matmul(h, recurrent_kernel)
-            if recurrent_bias is not None:
-                inner = inner + recurrent_bias
-        else:
-            inner = jnp.matmul(h, recurrent_kernel[:, : 2 * units])
+            return [_gru_gates(p_t, h, recurrent_kernel, recurrent_bias)[0]]
+        inner = jnp.matmul(h, recurrent_kernel[:, : 2 * units])
         z = jax.nn.sigmoid(p_t[:, :units] + inner[:, :units])
         r = jax.nn.sigmoid(p_t[:, units : 2 * units] + inner[:, units : 2 * units])
-        if cell.reset_after:
-            candidate = jnp.tanh(p_t[:, 2 * units :] + r * inner[:, 2 * units :])
-        else:
-            candidate = jnp.tanh(p_t[:, 2 * units :] + jnp.matmul(r * h, recurrent_kernel[:, 2 * units :]))
+        candidate = jnp.tanh(p_t[:, 2 * units :] + jnp.matmul(r * h, recurrent_kernel[:, 2 * units :]))
         return [z * h + (1.0 - z) * candidate]
 
     return step
@@ -165,17 +181,11 @@ def _gru_step(cell, recurrent_kernel, recurrent_bias):
 def _lstm_forward(projected, h0, c0, recurrent_kernel, unroll):
     """Time-major LSTM; returns `(outputs, h, c)` and the residuals for the backward pass."""
     import jax
-    import jax.numpy as jnp
 
     def body(carry, p_t):
         h, c = carry
-        z = p_t + jnp.matmul(h, recurrent_kernel)
-        z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=-1)
-        i, f, g, o = jax.nn.sigmoid(z_i), jax.nn.sigmoid(z_f), jnp.tanh(z_c), jax.nn.sigmoid(z_o)
-        c_new = f * c + i * g
-        tanh_c = jnp.tanh(c_new)
-        h_new = o * tanh_c
-        return (h_new, c_new), (h_new, (h, c, i, f, g, o, tanh_c))
+        h_new, c_new, activations = _lstm_gates(p_t, h, c, recurrent_kernel)
+        return (h_new, c_new), (h_new, (h, c, *activations))
 
     (h, c), (outputs, saved) = jax.lax.scan(body, (h0, c0), projected, unroll=unroll)
     return (outputs, h, c), (saved, recurrent_kernel)
@@ -209,18 +219,10 @@ def _lstm_backward(unroll, residuals, cotangents):
 def _gru_forward(projected, h0, recurrent_kernel, recurrent_bias, unroll):
     """Time-major `reset_after=True` GRU; returns `(outputs, h)` and the residuals."""
     import jax
-    import jax.numpy as jnp
-
-    units = h0.shape[-1]
 
     def body(h, p_t):
-        inner = jnp.matmul(h, recurrent_kernel) + recurrent_bias
-        z = jax.nn.sigmoid(p_t[:, :units] + inner[:, :units])
-        r = jax.nn.sigmoid(p_t[:, units : 2 * units] + inner[:, units : 2 * units])
-        inner_n = inner[:, 2 * units :]
-        n = jnp.tanh(p_t[:, 2 * units :] + r * inner_n)
-        h_new = z * h + (1.0 - z) * n
-        return h_new, (h_new, (h, z, r, n, inner_n))
+        h_new, activations = _gru_gates(p_t, h, recurrent_kernel, recurrent_bias)
+        return h_new, (h_new, (h, *activations))
 
     h, (outputs, saved) = jax.lax.scan(body, h0, projected, unroll=unroll)
     return (outputs, h), (saved, recurrent_kernel)
