@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import keras
@@ -63,6 +64,16 @@ def test_round_trip(small_task, saved):
     actual = loaded.predict(HISTORY, 6, season_length=7)
     np.testing.assert_allclose(actual.to_numpy(), expected.to_numpy(), rtol=1e-5, atol=1e-5)
     assert not [p for p in saved.parent.iterdir() if p.name.startswith(".")], "temporary folders left behind"
+
+
+def test_saved_model_carries_no_optimizer_state(small_task, saved):
+    assert small_task.model.optimizer is not None, "the fixture should be a compiled, trained model"
+    loaded = zoo.load(saved)
+    assert getattr(loaded.model, "optimizer", None) is None
+    with zipfile.ZipFile(saved / "model.keras") as archive:
+        config = json.loads(archive.read("config.json"))
+    assert not config.get("compile_config")
+    assert small_task.model.optimizer is not None, "saving must not change the task's own model"
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])

@@ -132,6 +132,24 @@ def load(name_or_path: str | os.PathLike) -> Task:
     return task_class.from_folder(model, metadata, folder)
 
 
+def without_training_state(model: Any) -> Any:
+    """`model`, or an uncompiled copy with the same weights if it was compiled.
+
+    Keras saves a compiled model's optimizer variables and compile settings in
+    the `.keras` file (an Adam state triples its size); a preset ships weights
+    for inference and fine-tuning, which compiles afresh.
+    """
+    import keras
+
+    if getattr(model, "optimizer", None) is None:
+        return model
+    config = keras.saving.serialize_keras_object(model)
+    config.pop("compile_config", None)
+    copy = keras.saving.deserialize_keras_object(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def save_preset(
     task: Task,
     folder: str | os.PathLike,
@@ -186,7 +204,8 @@ def save_preset(
             files[CARD_FILE] = Path(card).read_bytes()
         else:
             files[CARD_FILE] = str(card).encode()
-    writers = {MODEL_FILE: lambda path: task.model.save(path)}
+    inference_model = without_training_state(task.model)
+    writers = {MODEL_FILE: lambda path: inference_model.save(path)}
     saved = preset_format.write_preset_folder(folder, metadata, files, writers, overwrite=overwrite)
     task.card = preset_format.read_preset_metadata(saved)
     task.folder = saved

@@ -460,7 +460,7 @@ def main(argv=None) -> dict:
                      "per_class_accuracy": noisy_metrics["per_class_accuracy"],
                      "split": test_metrics["split"] + " + background noise at 10 dB SNR"}
     with tempfile.TemporaryDirectory() as scratch:
-        model.save(os.path.join(scratch, "model.keras"))
+        io.without_training_state(model).save(os.path.join(scratch, "model.keras"))
         model_bytes = os.path.getsize(os.path.join(scratch, "model.keras"))
     command = "python zoo/speech-commands-gru/recipe.py" + (" " + " ".join(argv) if argv else "")
     metrics = {
