@@ -36,8 +36,10 @@ def _cli_json(*args: str) -> dict:
 def test_quick_json_has_documented_fields():
     payload = _cli_json("--quick")
     assert payload["kind"] == "throughput" and payload["backends"] == [BACKEND]
-    assert {"spec", "machine", "devices", "seconds", "results", "streaming", "tasks", "errors"} <= set(payload)
+    assert {"spec", "machine", "devices", "process_peak_rss_mib", "seconds", "results", "streaming", "tasks",
+            "errors"} <= set(payload)
     assert payload["errors"] == [] and payload["devices"] == {BACKEND: "cpu"}
+    assert set(payload["process_peak_rss_mib"]) == {BACKEND} and payload["process_peak_rss_mib"][BACKEND] > 50
     names = {row["contestant"] for row in payload["results"]}
     assert {"keras.LSTM", "keras.GRU", "rnnzoo.LSTM", "rnnzoo.GRU", "rnnzoo.MinGRU", "rnnzoo.MinLSTM"} <= names
     for row in payload["results"]:

@@ -74,6 +74,17 @@ def _rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def process_peak_rss_mib() -> float:
+    """The largest resident set this process has had so far, in MiB (`ru_maxrss`).
+
+    Covers everything the process did (imports, every contestant, warm-up):
+    an upper bound on what one training run of the largest contestant needs.
+    """
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 class PeakMemory:
     """Peak memory added while the `with` block runs, in MiB.
 

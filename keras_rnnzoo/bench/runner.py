@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from keras_rnnzoo.bench.common import Shape, machine
+from keras_rnnzoo.bench.common import Shape, machine, process_peak_rss_mib
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -86,6 +86,7 @@ def run_in_process(spec: dict) -> dict:
         raise ValueError(f"unknown benchmark kind {spec['kind']!r}.")
     for error in out["errors"]:
         error.setdefault("backend", backend)
+    out["process_peak_rss_mib"] = round(process_peak_rss_mib(), 1)
     return out
 
 
@@ -124,6 +125,7 @@ def run(spec: dict, backends: list[str], *, timeout: float | None = None, progre
         "backends": backends,
         "machine": machine(),
         "devices": {},
+        "process_peak_rss_mib": {},
         "results": [],
         "streaming": [],
         "tasks": [],
@@ -155,6 +157,7 @@ def run(spec: dict, backends: list[str], *, timeout: float | None = None, progre
             continue
         child = json.loads(process.stdout)
         merged["devices"][backend] = child["device"]
+        merged["process_peak_rss_mib"][backend] = child["process_peak_rss_mib"]
         for key in ("results", "streaming", "tasks", "errors"):
             merged[key] += child[key]
     add_ratios(merged["results"])

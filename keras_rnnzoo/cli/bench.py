@@ -144,6 +144,9 @@ def _fmt(value, digits: int = 1, suffix: str = "") -> str:
 def _print_tables(payload: dict) -> None:
     machine = payload["machine"]
     caption = f"{machine.get('cpu_count')} CPUs, keras {machine.get('keras')}; medians; ×: reference time / this time (> 1 is faster)"
+    peaks = payload.get("process_peak_rss_mib") or {}
+    if peaks:
+        caption += "\nprocess peak memory: " + ", ".join(f"{backend} {_fmt(mib, 0)} MiB" for backend, mib in peaks.items())
     if payload["results"]:
         table = Table(title="Training step (forward, backward, Adam) and inference", caption=caption)
         for column in ("backend", "contestant", "shape B,T,I,H", "train ms", "train tok/s", "× built-in", "× torch", "infer ms", "infer tok/s", "× built-in", "memory MiB"):

