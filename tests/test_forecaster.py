@@ -276,3 +276,35 @@ def test_fine_tuned_forecaster_round_trips(tuned, tmp_path):
     np.testing.assert_allclose(
         loaded.predict(history, 7, future_covariates=future).to_numpy(),
         model.predict(history, 7, future_covariates=future).to_numpy(), rtol=1e-5)
+
+
+def _forecaster_recipe():
+    from conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("forecaster_recipe", REPO_ROOT / "zoo" / "rnn-forecaster" / "recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipe_mase_weight_follows_the_naive_error():
+    """`--weighting mase`: a smooth trend weighs far more than noise; constant series weigh 1."""
+    recipe = _forecaster_recipe()
+    rng = np.random.default_rng(0)
+    trend = np.arange(200.0) + rng.normal(scale=0.1, size=200)
+    noise = rng.normal(size=2000)
+    assert recipe.mase_weight(trend, 1, 96) == pytest.approx(96 / np.sqrt(12), rel=0.05)  # std of a ramp / its step
+    assert recipe.mase_weight(noise, 1, 96) == pytest.approx(np.sqrt(np.pi) / 2, rel=0.2)  # sigma / E|x_t - x_t-1|
+    assert recipe.mase_weight(np.full(50, 3.0), 1, 96) == 1.0
+    assert recipe.mase_weight(np.arange(1000.0), 1, 500) == 30.0  # 500 / sqrt(12) = 144, clipped
+
+
+def test_recipe_weighting_scales_only_the_mask_column():
+    recipe = _forecaster_recipe()
+    records = generate_series(5, np.random.default_rng(1))
+    plain = recipe.sample_windows(records, 16, np.random.default_rng(2), 32, 8, "none")
+    weighted = recipe.sample_windows(records, 16, np.random.default_rng(2), 32, 8, "mase")
+    np.testing.assert_array_equal(plain[0]["encoder"], weighted[0]["encoder"])
+    np.testing.assert_array_equal(plain[1][..., 0], weighted[1][..., 0])
+    ratio = weighted[1][..., 1].max(axis=1) / np.maximum(plain[1][..., 1].max(axis=1), 1e-9)
+    assert np.all((ratio >= 0.1) & (ratio <= 30.0)) and not np.allclose(ratio, 1.0)

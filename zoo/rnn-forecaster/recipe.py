@@ -36,7 +36,7 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--windows", type=int, default=None, help="training windows per epoch")
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--weighting", choices=("mase", "none"), default="mase",
+    parser.add_argument("--weighting", choices=("mase", "none"), default="none",
                         help="mase: weight each window's loss by its scale / its in-sample seasonal-naive error, "
                              "so training weighs errors as MASE does; none: every window alike")
     parser.add_argument("--model", type=Path, help="skip training: evaluate and package this trained .keras model "

@@ -443,9 +443,6 @@ def main(argv=None) -> dict:
         history_best = float(max(history.history["val_accuracy"]))
         epochs_run = len(history.history["loss"])
         settings = {"cell": args.cell, "units": units, "layers": args.layers}
-        trained = model  # ship the weights without the optimizer's state
-        model = keras.models.clone_model(trained)
-        model.set_weights(trained.get_weights())
 
     spotter = KeywordSpotter(model, {"name": NAME, "labels": labels})
     validation_accuracy = classification_metrics(val_y, spotter.probabilities(val_x), labels)["accuracy"]
