@@ -267,3 +267,42 @@ def test_cli_predict_bad_file_is_one_line_error(tmp_path, capsys):
     assert main(["predict", SHIPPED, str(bad), "--json"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "broken.jpg" in captured.err
+
+
+def _captioner_recipe():
+    import importlib.util
+
+    from conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("captioner_recipe", REPO_ROOT / "zoo" / "shapes-captioner" / "recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipe_attribute_swap_keeps_targets_and_never_says_a_held_out_pair():
+    recipe = _captioner_recipe()
+    vocabulary = shapes.grammar_vocabulary()
+    images, scenes = shapes.generate(60, 5, size=32, split="train")
+
+    def batches(swap):
+        return recipe.make_batches(keras, images, None, vocabulary, 16, 32, 20, 7, scenes=scenes, word_dropout=0.0,
+                                   attribute_swap=swap, held_out_pairs=shapes.HELD_OUT_PAIRS)
+
+    plain, swapped = batches(0.0), batches(0.5)
+    kind = {vocabulary.index[w]: name for name, words in (("size", shapes.SIZES), ("color", shapes.COLORS),
+                                                            ("shape", shapes.SHAPES)) for w in words}
+    changed = 0
+    for index in range(len(plain)):
+        (images_a, inputs_a), targets_a = plain[index]
+        (images_b, inputs_b), targets_b = swapped[index]
+        np.testing.assert_array_equal(targets_a, targets_b)
+        np.testing.assert_array_equal(images_a, images_b)
+        differs = inputs_a != inputs_b
+        assert all(kind.get(int(a)) is not None and kind.get(int(a)) == kind.get(int(b))
+                   for a, b in zip(inputs_a[differs], inputs_b[differs]))  # a color for a color, ...
+        changed += int(differs.sum())
+        for row in inputs_b:
+            text = " ".join(vocabulary.tokens[i] for i in row)
+            assert "red triangle" not in text and "blue star" not in text, text
+    assert changed > 100

@@ -64,8 +64,16 @@ def parse_args(argv=None):
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--word-dropout", type=float, default=0.3,
                         help="probability of replacing an input word by <unk> in teacher forcing")
+    parser.add_argument("--attribute-swap", type=float, default=0.0,
+                        help="generated scenes only: probability of replacing an input size, color or shape word "
+                             "by a random word of the same kind in teacher forcing (targets unchanged), so that "
+                             "no attribute is predicted from the one said before it")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
+    if not 0.0 <= args.attribute_swap <= 1.0:
+        parser.error(f"--attribute-swap must be a probability in [0, 1]; got {args.attribute_swap}")
+    if args.data is not None and args.attribute_swap:
+        parser.error("--attribute-swap uses the generated scenes' grammar; it does not apply to --data")
     if args.data is not None and args.format is None:
         args.format = guess_format(args.data)
         if args.format is None:
@@ -86,16 +94,25 @@ def guess_format(path: Path) -> str | None:
 
 # ------------------------------------------------------------------ batches
 def make_batches(keras, images, captions_of, vocabulary, max_length, batch_size, steps, seed,
-                 scenes=None, word_dropout=0.1):
+                 scenes=None, word_dropout=0.1, attribute_swap=0.0, held_out_pairs=()):
     """A `keras.utils.PyDataset` of `((image, tokens[:-1]), tokens[1:])` batches.
 
     `captions_of(i)` lists the captions of example `i`; for generated scenes
     (`scenes` given) a random symmetry is applied and the captions recomputed.
     Input words are replaced by `<unk>` with probability `word_dropout`, so
-    the decoder leans on the picture rather than on the previous word.
+    the decoder leans on the picture rather than on the previous word. With
+    `attribute_swap`, an input size, color or shape word is replaced by a
+    random word of the same kind: the decoder still knows where it is in the
+    grammar but cannot learn which shapes follow which colors (a held-out
+    pair such as "blue star" would otherwise be ruled out by the "blue" just
+    said).
     """
 
+    from keras_rnnzoo.data import shapes
     from keras_rnnzoo.data.shapes import transform_scene
+
+    kinds = [np.array([vocabulary.index[word] for word in words]) for words in (shapes.SIZES, shapes.COLORS, shapes.SHAPES)]
+    held_out_ids = [(vocabulary.index[color], vocabulary.index[shape]) for color, shape in held_out_pairs]
 
     class Batches(keras.utils.PyDataset):
         def __len__(self):
@@ -116,6 +133,17 @@ def make_batches(keras, images, captions_of, vocabulary, max_length, batch_size,
                 texts.append(options[int(rng.integers(len(options)))])
             tokens = vocabulary.encode_batch(texts, max_length)
             inputs = tokens[:, :-1].copy()
+            if attribute_swap:
+                original = inputs.copy()
+                for ids in kinds:
+                    swap = np.isin(inputs, ids) & (rng.random(inputs.shape) < attribute_swap)
+                    inputs[swap] = rng.choice(ids, size=int(swap.sum()))
+                # no held-out pair is ever said, not even in the inputs: undo swaps that made one
+                for color, shape in held_out_ids:
+                    made = (inputs[:, :-1] == color) & (inputs[:, 1:] == shape)
+                    rows, columns = np.nonzero(made)
+                    for column in (columns, columns + 1):
+                        inputs[rows, column] = original[rows, column]
             drop = (rng.random(inputs.shape) < word_dropout) & (inputs > vocabulary.unknown_id)
             inputs[drop] = vocabulary.unknown_id
             return (np.stack(pictures).astype("float32"), inputs), tokens[:, 1:]
@@ -242,7 +270,8 @@ def main(argv=None) -> dict:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=vocabulary.pad_id),
     )
     batches = make_batches(keras, images, captions_of, vocabulary, max_length, args.batch_size, steps,
-                           args.seed, scenes=scenes, word_dropout=args.word_dropout)
+                           args.seed, scenes=scenes, word_dropout=args.word_dropout,
+                           attribute_swap=args.attribute_swap, held_out_pairs=held_out)
     logging.info("training %s (%d parameters) for %d steps", model.name, model.count_params(), steps)
     TimeLimit = _time_limit_callback()
     callbacks = [TimeLimit(args.time_limit * 60.0)] if args.time_limit else []
@@ -297,6 +326,7 @@ def main(argv=None) -> dict:
             "examples": int(len(images)), "steps": steps_done, "planned_steps": steps,
             "final_loss": round(final_loss, 4), "batch_size": args.batch_size,
             "seed": args.seed, "cell": args.cell, "backend": keras.backend.backend(),
+            "word_dropout": args.word_dropout, "attribute_swap": args.attribute_swap,
             "seconds": round(train_seconds, 1),
             "recipe": recipe_command,
         },
