@@ -24,10 +24,11 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   spent up to ~100 ms per call setting up oneDNN for a one-step sequence.
 - **JAX and TensorFlow on the CPU.** Keras's generic loop (`lax.scan`,
   `tf.while_loop`) over the fused-gate cell is already as fast as the
-  built-in layers; under the default `model.compile()` (`jit_compile="auto"`)
-  TensorFlow compiles our layers with XLA, which the built-in
-  `keras.layers.LSTM` opts out of. Hoisting the input projection or
-  unrolling measured slower on CPU, so no fast path is used there.
+  built-in layers (Keras's default `jit_compile="auto"` turns XLA off on a
+  CPU-only TensorFlow machine, for the built-ins and ours alike). Hoisting
+  the input projection, unrolling, and on TensorFlow a hand-written backward
+  pass (`tf.custom_gradient`) all measured slower on the CPU, so no fast
+  path is used there.
 - **JAX on a GPU or TPU.** The LSTM and GRU hoist the input projection out
   of the time loop and unroll the scan (`jax_scan.py`), with masks, input
   dropout and mixed precision; the other cells run the generic loop.
