@@ -12,6 +12,7 @@ pytest.importorskip("PIL", reason="the Captioner reads images with Pillow (keras
 from PIL import Image  # noqa: E402
 
 from keras_rnnzoo import zoo  # noqa: E402
+from keras_rnnzoo.cli.train import load_recipe  # noqa: E402
 from keras_rnnzoo.data import shapes  # noqa: E402
 from keras_rnnzoo.data.captions import Vocabulary  # noqa: E402
 from keras_rnnzoo.zoo import captioner as cap  # noqa: E402
@@ -269,19 +270,9 @@ def test_cli_predict_bad_file_is_one_line_error(tmp_path, capsys):
     assert captured.out == "" and "broken.jpg" in captured.err
 
 
-def _captioner_recipe():
-    import importlib.util
-
-    from conftest import REPO_ROOT
-
-    spec = importlib.util.spec_from_file_location("captioner_recipe", REPO_ROOT / "zoo" / "shapes-captioner" / "recipe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_recipe_attribute_swap_keeps_targets_and_never_says_a_held_out_pair():
-    recipe = _captioner_recipe()
+    recipe = load_recipe("shapes-captioner")
     vocabulary = shapes.grammar_vocabulary()
     images, scenes = shapes.generate(60, 5, size=32, split="train")
 
@@ -306,3 +297,14 @@ def test_recipe_attribute_swap_keeps_targets_and_never_says_a_held_out_pair():
             text = " ".join(vocabulary.tokens[i] for i in row)
             assert "red triangle" not in text and "blue star" not in text, text
     assert changed > 100
+
+
+def test_recipe_batches_work_with_a_vocabulary_outside_the_grammar():
+    """COCO / Flickr8k vocabularies lack the shape words; without --attribute-swap they are never looked up."""
+    recipe = load_recipe("shapes-captioner")
+    texts = ["a dog runs on grass", "a cat sits on a mat"]
+    vocabulary = Vocabulary.build(texts)
+    images = np.zeros((2, 16, 16, 3), dtype="uint8")
+    batches = recipe.make_batches(keras, images, lambda i: [texts[i]], vocabulary, 8, 4, 1, 0, word_dropout=0.0)
+    (_, inputs), targets = batches[0]
+    assert inputs.shape == targets.shape == (4, 7)

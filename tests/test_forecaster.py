@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from keras_rnnzoo import zoo
+from keras_rnnzoo.cli.train import load_recipe
 from keras_rnnzoo.data.series import generate_series
 from keras_rnnzoo.zoo import forecaster as fc
 from keras_rnnzoo.zoo import forecaster_eval
@@ -278,18 +279,10 @@ def test_fine_tuned_forecaster_round_trips(tuned, tmp_path):
         model.predict(history, 7, future_covariates=future).to_numpy(), rtol=1e-5)
 
 
-def _forecaster_recipe():
-    from conftest import REPO_ROOT
-
-    spec = importlib.util.spec_from_file_location("forecaster_recipe", REPO_ROOT / "zoo" / "rnn-forecaster" / "recipe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_recipe_mase_weight_follows_the_naive_error():
     """`--weighting mase`: a smooth trend weighs far more than noise; constant series weigh 1."""
-    recipe = _forecaster_recipe()
+    recipe = load_recipe("rnn-forecaster")
     rng = np.random.default_rng(0)
     trend = np.arange(200.0) + rng.normal(scale=0.1, size=200)
     noise = rng.normal(size=2000)
@@ -300,7 +293,7 @@ def test_recipe_mase_weight_follows_the_naive_error():
 
 
 def test_recipe_weighting_scales_only_the_mask_column():
-    recipe = _forecaster_recipe()
+    recipe = load_recipe("rnn-forecaster")
     records = generate_series(5, np.random.default_rng(1))
     plain = recipe.sample_windows(records, 16, np.random.default_rng(2), 32, 8, "none")
     weighted = recipe.sample_windows(records, 16, np.random.default_rng(2), 32, 8, "mase")

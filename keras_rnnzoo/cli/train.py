@@ -30,6 +30,17 @@ def find_recipe(name: str) -> Path:
     )
 
 
+def load_recipe(name: str):
+    """Import `zoo/NAME/recipe.py` (found by `find_recipe`) as a module, without running it.
+
+    >>> load_recipe("rnn-forecaster").mase_weight  # doctest: +SKIP
+    """
+    spec = importlib.util.spec_from_file_location(f"rnnzoo_recipe_{name.replace('-', '_')}", find_recipe(name))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @app.command()
 @click.argument("name")
 @click.option("--quick", is_flag=True, help="A minutes-long run (smoke test); writes to $RNNZOO_HOME/NAME-quick.")
@@ -44,17 +55,15 @@ def train(name: str, quick: bool, data: str | None, data_format: str | None, out
     """Rebuild preset NAME from scratch by running its recipe (trains, evaluates, writes the preset)."""
     if data is not None and not Path(data).exists():
         raise FileNotFoundError(f"Data file {data} does not exist.")
-    recipe = find_recipe(name)
     argv = (["--quick"] if quick else []) + (["--data", data] if data else []) \
         + (["--format", data_format] if data_format else []) \
         + (["--output", output] if output else []) + (["--epochs", str(epochs)] if epochs else [])
-    spec = importlib.util.spec_from_file_location(f"rnnzoo_recipe_{name.replace('-', '_')}", recipe)
-    module = importlib.util.module_from_spec(spec)
     # With --json, progress and the recipe's own prints go to stderr.
     redirect = contextlib.redirect_stdout(sys.stderr) if json_output else contextlib.nullcontext()
     with redirect:
-        spec.loader.exec_module(module)
+        module = load_recipe(name)
         metrics = module.main(argv)
+    recipe = module.__file__
     if json_output:
         print_json({"name": name, "recipe": str(recipe), "quick": quick, "metrics": metrics})
     else:

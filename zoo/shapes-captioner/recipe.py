@@ -111,8 +111,9 @@ def make_batches(keras, images, captions_of, vocabulary, max_length, batch_size,
     from keras_rnnzoo.data import shapes
     from keras_rnnzoo.data.shapes import transform_scene
 
-    kinds = [np.array([vocabulary.index[word] for word in words]) for words in (shapes.SIZES, shapes.COLORS, shapes.SHAPES)]
-    held_out_ids = [(vocabulary.index[color], vocabulary.index[shape]) for color, shape in held_out_pairs]
+    if attribute_swap:  # the grammar's words: only generated scenes' vocabularies have them all
+        kinds = [np.array([vocabulary.index[w] for w in words]) for words in (shapes.SIZES, shapes.COLORS, shapes.SHAPES)]
+        held_out_ids = [(vocabulary.index[color], vocabulary.index[shape]) for color, shape in held_out_pairs]
 
     class Batches(keras.utils.PyDataset):
         def __len__(self):
@@ -281,9 +282,6 @@ def main(argv=None) -> dict:
         logging.warning("time limit reached: stopped after %d of %d steps", steps_done, steps)
     final_loss = float(history.history["loss"][-1])
     train_seconds = time.time() - started
-    # ship the weights without the optimizer state: a fresh, uncompiled copy
-    trained, model = model, cap.build_captioner_model(len(vocabulary), backbone=backbone, **architecture)
-    model.set_weights(trained.get_weights())
     config = {
         "vocabulary": vocabulary.tokens,
         "max_length": max_length,
