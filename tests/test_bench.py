@@ -18,7 +18,7 @@ BACKEND = keras.backend.backend()
 RESULT_FIELDS = {
     "backend", "framework", "contestant", "family", "shape", "repeats", "train_ms", "train_ms_all",
     "train_tokens_per_s", "infer_ms", "infer_ms_all", "infer_tokens_per_s", "peak_memory_mib", "memory_method",
-    "dtype_policy", "baseline", "train_speedup_vs_builtin", "infer_speedup_vs_builtin", "train_speedup_vs_torch", "infer_speedup_vs_torch",
+    "dtype_policy", "jit_compile", "baseline", "train_speedup_vs_builtin", "infer_speedup_vs_builtin", "train_speedup_vs_torch", "infer_speedup_vs_torch",
 }
 STREAMING_FIELDS = {"backend", "contestant", "features", "units", "hops", "hop_ms", "hop_ms_p90"}
 TASK_FIELDS = {"backend", "task", "cell", "length", "units", "batch", "train_steps", "metric", "value", "baseline", "solved", "train_seconds"}
@@ -47,6 +47,10 @@ def test_quick_json_has_documented_fields():
         assert row["shape"] == {"batch": 4, "steps": 8, "features": 3, "units": 8}
         assert row["train_ms"] > 0 and row["infer_tokens_per_s"] > 0 and len(row["train_ms_all"]) == 2
         assert row["dtype_policy"] == "float32"
+        if row["framework"] == "torch":
+            assert row["jit_compile"] is None
+        else:  # Keras's "auto" turns XLA off for TensorFlow on a CPU-only machine
+            assert isinstance(row["jit_compile"], bool) and (BACKEND != "tensorflow" or not row["jit_compile"])
         if row["framework"] == "keras":
             assert row["backend"] == BACKEND and row["train_speedup_vs_builtin"] is not None
     builtin = next(r for r in payload["results"] if r["contestant"] == "keras.LSTM")
@@ -61,6 +65,13 @@ def test_mixed_precision_policy_reaches_the_keras_contestants():
                         "--no-memory", "--dtype-policy", "mixed_bfloat16")
     assert payload["errors"] == [] and payload["spec"]["dtype_policy"] == "mixed_bfloat16"
     assert [r["dtype_policy"] for r in payload["results"]] == ["mixed_bfloat16"] * 2
+
+
+def test_jit_compile_reaches_the_keras_contestants():
+    payload = _cli_json("--quick", "--layers", "keras.LSTM,rnnzoo.LSTM", "--no-torch", "--no-streaming",
+                        "--no-memory", "--jit-compile", "off")
+    assert payload["errors"] == [] and payload["spec"]["jit_compile"] is False
+    assert [r["jit_compile"] for r in payload["results"]] == [False, False]
 
 
 def test_task_adding_quick():

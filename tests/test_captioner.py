@@ -60,6 +60,26 @@ def test_decoder_shapes_and_config_round_trip(cell):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(weights).sum(-1), 1.0, atol=1e-5)
 
 
+def test_decoder_input_aliases_read_a_word_as_another_everywhere():
+    keras.utils.set_random_seed(5)
+    decoder = cap.AttentionDecoder(11, embedding_dim=4, units=5, attention_units=3, input_aliases=[(6, 3), (7, 3)])
+    features = np.random.default_rng(1).normal(size=(2, 9, 7)).astype("float32")
+    said = np.array([[1, 6, 5], [1, 7, 4]], "int32")
+    read = np.array([[1, 3, 5], [1, 3, 4]], "int32")
+    logits = keras.ops.convert_to_numpy(decoder([features, said]))
+    np.testing.assert_allclose(logits, keras.ops.convert_to_numpy(decoder([features, read])), atol=1e-6)
+    other = keras.ops.convert_to_numpy(decoder([features, np.array([[1, 8, 5], [1, 8, 4]], "int32")]))
+    assert not np.allclose(logits[:, 1:], other[:, 1:], atol=1e-4)  # other words are still read as themselves
+    # decoding step by step reads through the aliases too, and the config keeps them
+    states, projected = decoder.initial_states(features), decoder.project_features(features)
+    for t in range(3):
+        step_logits, _, states = decoder.step(said[:, t], states, features, projected)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(step_logits), logits[:, t], atol=1e-5)
+    assert cap.AttentionDecoder.from_config(decoder.get_config()).input_aliases == [[6, 3], [7, 3]]
+    with pytest.raises(ValueError, match=r"input_aliases. pair \[6, 11\] is outside the vocabulary"):
+        cap.AttentionDecoder(11, input_aliases=[(6, 11)])
+
+
 def test_decoder_argument_errors():
     with pytest.raises(ValueError, match="units"):
         cap.AttentionDecoder(10, units=0)

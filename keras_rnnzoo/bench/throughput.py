@@ -2,7 +2,8 @@
 
 Each contestant is "a recurrent layer then a dense layer" on one
 `Shape`: a Keras model compiled with default settings
-(`model.compile("adam", "mse")`, so `jit_compile="auto"`), timed with
+(`model.compile("adam", "mse")`, so `jit_compile="auto"`, or the
+`jit_compile` asked for: XLA on or off for every Keras contestant), timed with
 `train_on_batch` (forward, backward, Adam update) and `predict_on_batch`
 on a batch already on the backend's device;
 PyTorch's `nn.LSTM` / `nn.GRU` with `nn.Linear` and `torch.optim.Adam` run
@@ -38,6 +39,7 @@ class Contestant:
     framework: str  # "keras" or "torch"
     train_step: Callable[[], object]
     infer_step: Callable[[], object]
+    jit_compile: bool | None = None  # what Keras resolved `compile(jit_compile=...)` to
 
 
 def keras_layer_factories() -> dict[str, tuple[str, Callable[[int], object]]]:
@@ -76,7 +78,9 @@ def torch_available() -> bool:
     return True
 
 
-def keras_contestant(name: str, family: str, make_layer, shape: Shape, seed: int = 0) -> Contestant:
+def keras_contestant(
+    name: str, family: str, make_layer, shape: Shape, seed: int = 0, jit_compile: bool | str = "auto"
+) -> Contestant:
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -87,7 +91,7 @@ def keras_contestant(name: str, family: str, make_layer, shape: Shape, seed: int
             keras.layers.Dense(1, dtype="float32"),  # float32 head, as under mixed precision
         ]
     )
-    model.compile("adam", "mse")
+    model.compile("adam", "mse", jit_compile=jit_compile)
     rng = np.random.default_rng(seed)
     # the batch lives on the backend's device, as PyTorch's does
     x = keras.ops.convert_to_tensor(rng.normal(size=(shape.batch, shape.steps, shape.features)).astype("float32"))
@@ -98,6 +102,7 @@ def keras_contestant(name: str, family: str, make_layer, shape: Shape, seed: int
         "keras",
         train_step=lambda: model.train_on_batch(x, y),
         infer_step=lambda: model.predict_on_batch(x),
+        jit_compile=bool(model.jit_compile),
     )
 
 
@@ -139,8 +144,12 @@ def measure(
     warmup: int = 2,
     include_torch: bool = False,
     memory: bool = True,
+    jit_compile: bool | str = "auto",
 ) -> tuple[list[dict], list[dict]]:
     """Time the named Keras contestants (plus PyTorch's when asked) on `shape`.
+
+    `jit_compile` goes to every Keras model's `compile()` ("auto": Keras's
+    default, which on TensorFlow turns XLA off on a CPU-only machine).
 
     Returns `(results, errors)`: one dict per contestant (fields documented
     in `keras_rnnzoo.bench`), and `{"contestant", "error"}` for those that
@@ -154,7 +163,7 @@ def measure(
             raise ValueError(f"unknown contestant {name!r}; choose from {sorted(factories)}.")
         family, make_layer = factories[name]
         try:
-            contestants.append(keras_contestant(name, family, make_layer, shape))
+            contestants.append(keras_contestant(name, family, make_layer, shape, jit_compile=jit_compile))
         except Exception as error:  # noqa: BLE001 - reported, the others still run
             errors.append({"contestant": name, "error": f"{type(error).__name__}: {error}"})
     if include_torch and torch_available():
@@ -204,6 +213,7 @@ def measure(
                 "infer_tokens_per_s": round(shape.tokens / (infer_ms / 1000), 1),
                 "peak_memory_mib": None if mib is None else round(mib, 1),
                 "memory_method": method,
+                "jit_compile": contestant.jit_compile,
             }
         )
     return results, errors

@@ -61,6 +61,8 @@ def _int_list(text: str, option: str) -> list[int]:
 @click.option("--no-memory", is_flag=True, help="Skip the peak-memory step.")
 @click.option("--dtype-policy", type=click.Choice(["float32", "mixed_bfloat16", "mixed_float16"]), default="float32", show_default=True,
               help="Keras dtype policy of the Keras contestants (PyTorch's own layers stay float32).")
+@click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="XLA for the Keras contestants' compile(): auto is Keras's default (off for TensorFlow on a CPU-only machine).")
 @click.option("--task", type=click.Choice(["adding", "copy"]), default=None, help="Run a long-memory task instead of the speed benchmark.")
 @click.option("--lengths", default=None, help="Task lengths (default 50,200,1000; 10,20 with --quick).")
 @click.option("--cells", "cells_text", default=None, help="Task cells (default SimpleRNN,LSTM,GRU,MinGRU,MinLSTM).")
@@ -71,7 +73,7 @@ def _int_list(text: str, option: str) -> list[int]:
 @json_option
 def bench(
     shape_text, long_preset, backends, repeats, warmup, layers_text, no_torch, no_streaming, no_memory, dtype_policy,
-    task, lengths, cells_text, train_steps, units, quick, timeout, json_output,
+    jit_compile, task, lengths, cells_text, train_steps, units, quick, timeout, json_output,
 ) -> None:
     """Benchmark keras_rnnzoo layers against keras.layers and PyTorch (one process per backend)."""
     from keras_rnnzoo.bench import DEFAULT_SHAPE, LONG_SHAPES, QUICK_SHAPE, Shape, available_backends, run
@@ -117,6 +119,7 @@ def bench(
             "hops": 5 if quick else 50,
             "memory": not no_memory,
             "dtype_policy": dtype_policy,
+            "jit_compile": {"on": True, "off": False}.get(jit_compile, "auto"),
         }
     if json_output:
         payload = run(spec, chosen, timeout=timeout)

@@ -105,6 +105,11 @@ class AttentionDecoder(keras.layers.Layer):
         cell: registered keras_rnnzoo cell name (`"lstm"`, `"gru"`, `"layer_norm_lstm"`, ...).
         cell_config: extra constructor arguments of the cell.
         dropout: dropout before the cell and before the output layer.
+        input_aliases: `(token, alias)` id pairs: the decoder reads the word it
+            just said as `alias` instead of `token`, in training and decoding
+            alike (e.g. every color word as `<unk>`, so that the color said
+            cannot rule out a shape never seen with it; the picture and the
+            cell state still tell which object is being described).
 
     Call arguments:
         inputs: `[features, tokens]`: `(batch, locations, channels)` floats
@@ -131,6 +136,7 @@ class AttentionDecoder(keras.layers.Layer):
         cell: str = "lstm",
         cell_config: dict | None = None,
         dropout: float = 0.2,
+        input_aliases: Sequence[Sequence[int]] = (),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -151,6 +157,15 @@ class AttentionDecoder(keras.layers.Layer):
         self.cell_name = cell
         self.cell_config = dict(cell_config or {})
         self.dropout_rate = float(dropout)
+        self.input_aliases = [[int(token), int(alias)] for token, alias in input_aliases]
+        self._read_as = np.arange(vocabulary_size, dtype="int32")
+        for token, alias in self.input_aliases:
+            if not (0 <= token < vocabulary_size and 0 <= alias < vocabulary_size):
+                raise ValueError(
+                    f"AttentionDecoder `input_aliases` pair {[token, alias]} is outside the vocabulary "
+                    f"(0..{vocabulary_size - 1})."
+                )
+            self._read_as[token] = alias
         self.cell = get_cell(cell)(units, name="cell", **self.cell_config)
         sizes = self.cell.state_size
         self.state_sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
@@ -194,10 +209,17 @@ class AttentionDecoder(keras.layers.Layer):
     def project_features(self, features):
         return self.feature_projection(ops.convert_to_tensor(features))
 
+    def embed(self, token_ids):
+        """Embeddings of the words just said, read through `input_aliases`."""
+        token_ids = ops.convert_to_tensor(token_ids)
+        if self.input_aliases:
+            token_ids = ops.take(ops.convert_to_tensor(self._read_as), token_ids)
+        return self.embedding(token_ids)
+
     def step(self, token_ids, states, features, projected, training=None):
         """One decoding step: `(logits, attention weights, new states)`."""
         features = ops.convert_to_tensor(features)
-        return self._step(self.embedding(ops.convert_to_tensor(token_ids)), states, features, projected, training)
+        return self._step(self.embed(token_ids), states, features, projected, training)
 
     def _step(self, embedded, states, features, projected, training=None):
         hidden = states[0]
@@ -224,7 +246,7 @@ class AttentionDecoder(keras.layers.Layer):
                 getattr(self.cell, reset)()
         projected = self.project_features(features)
         states = self.initial_states(features)
-        embedded = self.embedding(tokens)
+        embedded = self.embed(tokens)
         logits = []
         for t in range(steps):
             step_logits, _, states = self._step(embedded[:, t], states, features, projected, training)
@@ -245,6 +267,7 @@ class AttentionDecoder(keras.layers.Layer):
             "cell": self.cell_name,
             "cell_config": self.cell_config,
             "dropout": self.dropout_rate,
+            "input_aliases": self.input_aliases,
         }
 
 
@@ -312,6 +335,7 @@ def build_captioner_model(
     cell: str = "lstm",
     cell_config: dict | None = None,
     dropout: float = 0.2,
+    input_aliases: Sequence[Sequence[int]] = (),
     backbone: keras.Model | None = None,
 ) -> keras.Model:
     """The teacher-forcing training model `[image, tokens] -> logits`.
@@ -321,7 +345,8 @@ def build_captioner_model(
     """
     encoder = build_encoder(image_size, filters, feature_dim, backbone)
     decoder = AttentionDecoder(
-        vocabulary_size, embedding_dim, units, attention_units, cell, cell_config, dropout, name="decoder"
+        vocabulary_size, embedding_dim, units, attention_units, cell, cell_config, dropout, input_aliases,
+        name="decoder",
     )
     image = keras.Input((image_size, image_size, 3), name="image")
     tokens = keras.Input((max_length - 1,), dtype="int32", name="tokens")
