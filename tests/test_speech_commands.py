@@ -114,3 +114,32 @@ def test_bad_list_line_names_file_and_line(corpus):
     (corpus / "validation_list.txt").write_text("yes/a.wav\nbroken-line\n")
     with pytest.raises(ValueError, match=r"validation_list.txt:2"):
         sc.list_examples(corpus, "train")
+
+
+def test_recipe_trains_on_batches_whose_length_changes_after_the_first_two():
+    """Regression: on TensorFlow a PyDataset took its signature from its first
+    two batches, so a recipe run whose first two batches had no preceding
+    context failed on the first batch with it (seed-dependent crash)."""
+    import keras
+
+    from keras_rnnzoo.cli.train import load_recipe
+
+    recipe = load_recipe("speech-commands-gru")
+
+    class Batches:  # two clip-only batches, then one with preceding context (longer)
+        epoch = 0
+
+        def __len__(self):
+            return 3
+
+        def batch(self, index):
+            width = 320 if index < 2 else 640
+            return np.full((4, width), 0.1 * index, "float32"), np.arange(4) % 3
+
+    batches = Batches()
+    model = keras.Sequential([keras.Input((None,)), keras.layers.Reshape((-1, 1)),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(3, activation="softmax")])
+    model.compile("sgd", "categorical_crossentropy")
+    history = model.fit(recipe.make_dataset(batches, 3), epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+    assert batches.epoch == 2  # every epoch draws fresh augmentation

@@ -161,7 +161,27 @@ class Augmented:
 
 
 def make_dataset(augmented, num_classes):
+    """`augmented`'s batches with one-hot labels, for `model.fit`, on any backend.
+
+    The clips' length varies from batch to batch (with or without preceding
+    context). A `PyDataset` on TensorFlow would take its signature from its
+    first two batches and fail on a longer one when those two happen to have
+    the same length, so TensorFlow gets a `tf.data` pipeline with a
+    variable-length signature instead.
+    """
     import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        def batches():
+            for index in range(len(augmented)):
+                x, y = augmented.batch(index)
+                yield x, keras.utils.to_categorical(y, num_classes)
+            augmented.epoch += 1
+
+        signature = (tf.TensorSpec((None, None), tf.float32), tf.TensorSpec((None, num_classes), tf.float32))
+        return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(1)
 
     class Dataset(keras.utils.PyDataset):
         def __init__(self):
