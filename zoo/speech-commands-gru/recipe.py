@@ -171,13 +171,15 @@ def make_dataset(augmented, num_classes):
     """
     import keras
 
+    def one_hot_batch(index):
+        x, y = augmented.batch(index)
+        return x, keras.utils.to_categorical(y, num_classes)
+
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         def batches():
-            for index in range(len(augmented)):
-                x, y = augmented.batch(index)
-                yield x, keras.utils.to_categorical(y, num_classes)
+            yield from map(one_hot_batch, range(len(augmented)))
             augmented.epoch += 1
 
         signature = (tf.TensorSpec((None, None), tf.float32), tf.TensorSpec((None, num_classes), tf.float32))
@@ -191,8 +193,7 @@ def make_dataset(augmented, num_classes):
             return len(augmented)
 
         def __getitem__(self, index):
-            x, y = augmented.batch(index)
-            return x, keras.utils.to_categorical(y, num_classes)
+            return one_hot_batch(index)
 
         def on_epoch_end(self):
             augmented.epoch += 1
