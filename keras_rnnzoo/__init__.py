@@ -6,7 +6,12 @@
 (None, 1)
 """
 
-from keras_rnnzoo import layers
+from keras_rnnzoo._startup import quiet_keras_import as _quiet_keras_import, started_by_cli as _started_by_cli
+
+with _quiet_keras_import(enabled=_started_by_cli()):  # the CLI hides TensorFlow's startup INFO lines
+    import keras as _keras  # noqa: F401
+
+from keras_rnnzoo import layers  # noqa: E402
 from keras_rnnzoo._version import __version__
 from keras_rnnzoo.cells import (
     CIFGLSTMCell,

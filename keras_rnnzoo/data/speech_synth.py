@@ -1,4 +1,4 @@
-"""Synthesize a speech-commands corpus with espeak-ng and flite, in the v2 layout.
+"""Synthesize a speech-commands corpus with espeak-ng, flite and festival, in the v2 layout.
 
 The corpus is written exactly like Google Speech Commands v2 (one folder per
 word, `_background_noise_/`, `validation_list.txt`, `testing_list.txt`), so
@@ -7,19 +7,24 @@ word, `_background_noise_/`, `validation_list.txt`, `testing_list.txt`), so
 Voices: every English espeak-ng voice (`espeak-ng --voices=en`, MBROLA ones
 excluded because they need the non-free MBROLA data) combined with espeak-ng
 variants (`+f3`, `+klatt`, ...), plus the flite voices kal, kal16, awb, rms
-and slt. Each take has its own speaking rate and pitch. Clips get a random
+and slt, plus (optionally, training only) festival voices such as
+`ked_diphone`, a male American diphone speaker that flite does not have.
+Each take has its own speaking rate and pitch. Clips get a random
 gain, sometimes a simple synthetic reverberation, and a random position
 inside the one-second window (time shift). `_background_noise_/` holds
 generated white, pink and brown noise, mains hum at 50 and 60 Hz and babble
-built from `_unknown_` words of training voices.
+built from `_unknown_` words of espeak-ng and flite training voices (not
+festival ones, so adding festival voices changes no other file).
 
 The split is by voice, never by clip: whole espeak-ng *variants* (every
 language they are combined with) and whole flite speakers are held out for
 validation and test (`SPLIT_GROUPS`), so test voices were never heard in
-training.
+training. Festival voices always go to training.
 
 Requires the Debian packages `espeak-ng` and `flite`
-(`apt-get install espeak-ng flite`); `check_synthesizers()` says so.
+(`apt-get install espeak-ng flite`), and for festival voices `festival` and
+the voice's package (`apt-get install festival festvox-kdlpc16k` for
+`ked_diphone`); `check_synthesizers()` says so.
 
 Example (needs espeak-ng and flite)::
 
@@ -54,6 +59,7 @@ from keras_rnnzoo.data.speech_commands import (
 _log = logging.getLogger(__name__)
 
 INSTALL_HINT = "apt-get install espeak-ng flite"
+FESTIVAL_INSTALL_HINT = "apt-get install festival festvox-kdlpc16k"
 # More `_unknown_` words beyond the other 25 Speech Commands words. The list is
 # the draw pool of the corpus (changing it changes every voice's draws); the
 # words in KEYWORD_SOUNDALIKES are drawn but not synthesized (see below).
@@ -94,8 +100,8 @@ MAX_WORD_SAMPLES = int(0.95 * SAMPLE_RATE)
 class Voice:
     """One synthetic speaker: an engine, its voice and (espeak-ng) variant."""
 
-    engine: str  # "espeak-ng" or "flite"
-    voice: str  # espeak-ng language voice ("en-us") or flite voice ("slt")
+    engine: str  # "espeak-ng", "flite" or "festival"
+    voice: str  # espeak-ng language voice ("en-us"), flite voice ("slt") or festival voice ("ked_diphone")
     variant: str = ""  # espeak-ng variant ("f3"), "" for the plain voice
 
     @property
@@ -103,6 +109,8 @@ class Voice:
         """File-name-safe id, used as the Speech Commands speaker id."""
         if self.engine == "flite":
             return f"flite-{self.voice}"
+        if self.engine == "festival":
+            return "festival-" + self.voice.removesuffix("_diphone")
         return f"espeak-{self.voice}" + (f"-{self.variant}" if self.variant else "")
 
     @property
@@ -110,17 +118,45 @@ class Voice:
         """The voice group that is assigned to one split as a whole."""
         if self.engine == "flite":
             return "flite-" + ("kal" if self.voice.startswith("kal") else self.voice)
+        if self.engine == "festival":
+            return self.id
         return self.variant or "plain"
 
 
-def check_synthesizers() -> None:
-    """Raise `RuntimeError` with the install command if espeak-ng or flite is missing."""
+def check_synthesizers(festival_voices: tuple[str, ...] = ()) -> None:
+    """Raise `RuntimeError` with the install command if a synthesizer or voice is missing.
+
+    espeak-ng and flite are always needed; festival (`text2wave`) and each of
+    `festival_voices` only when asked for.
+    """
     missing = [tool for tool in ("espeak-ng", "flite") if shutil.which(tool) is None]
     if missing:
         raise RuntimeError(
             f"{' and '.join(missing)} not found on PATH; the speech corpus is "
             f"synthesized with espeak-ng and flite: {INSTALL_HINT}"
         )
+    if not festival_voices:
+        return
+    if shutil.which("text2wave") is None:
+        raise RuntimeError(
+            f"festival voices {list(festival_voices)} were asked for, but festival's text2wave "
+            f"is not on PATH: {FESTIVAL_INSTALL_HINT}"
+        )
+    installed = _festival_voices()
+    absent = [name for name in festival_voices if name not in installed]
+    if absent:
+        raise RuntimeError(
+            f"festival voice(s) {absent} not installed (festival has {sorted(installed)}); "
+            f"e.g. {FESTIVAL_INSTALL_HINT} for ked_diphone."
+        )
+
+
+def _festival_voices() -> set[str]:
+    """Names of the installed festival voices (`ked_diphone`, ...)."""
+    result = subprocess.run(
+        ["festival", "--batch", "(print (voice.list))"], capture_output=True, text=True
+    )
+    return set(result.stdout.strip().strip("()").split())
 
 
 def _espeak_table(selector: str) -> list[list[str]]:
@@ -149,11 +185,14 @@ def espeak_variants() -> list[str]:
     return sorted(set(variants))
 
 
-def list_voices(*, languages_per_variant: int = 2, seed: int = 0) -> list[Voice]:
-    """Every voice of the corpus: plain espeak-ng voices, variants, flite voices.
+def list_voices(
+    *, languages_per_variant: int = 2, festival_voices: tuple[str, ...] = (), seed: int = 0
+) -> list[Voice]:
+    """Every voice of the corpus: plain espeak-ng voices, variants, flite and festival voices.
 
     Each variant is combined with `languages_per_variant` English voices
-    picked at random (seeded), to keep the corpus size in check.
+    picked at random (seeded), to keep the corpus size in check. Festival
+    voices come last, so they leave every other voice's draws unchanged.
     """
     check_synthesizers()
     rng = np.random.default_rng(seed)
@@ -166,11 +205,12 @@ def list_voices(*, languages_per_variant: int = 2, seed: int = 0) -> list[Voice]
         for index in rng.choice(len(languages), size=count, replace=False):
             voices.append(Voice("espeak-ng", languages[int(index)], variant))
     voices += [Voice("flite", name) for name in FLITE_VOICES]
+    voices += [Voice("festival", name) for name in festival_voices]
     return voices
 
 
 def split_of(voice: Voice) -> str:
-    """"train", "validation" or "test" for a voice, from its group."""
+    """"train", "validation" or "test" for a voice, from its group (festival: train)."""
     for split, groups in SPLIT_GROUPS.items():
         if voice.group in groups:
             return split
@@ -183,6 +223,19 @@ def _synthesize_raw(voice: Voice, text: str, rate: float, pitch: float, folder: 
     if voice.engine == "espeak-ng":
         name = voice.voice + (f"+{voice.variant}" if voice.variant else "")
         command = ["espeak-ng", "-v", name, "-s", str(int(rate)), "-p", str(int(pitch)), "-w", out, text]
+    elif voice.engine == "festival":
+        # text2wave reads the text from a file; the voice's own settings are
+        # set first, then the take's speaking rate and mean pitch replace them.
+        text_file = out[:-4] + ".txt"
+        Path(text_file).write_text(text)
+        command = [
+            "text2wave", "-o", out,
+            "-eval", f"(voice_{voice.voice})",
+            "-eval", f"(Parameter.set 'Duration_Stretch {rate:.3f})",
+            "-eval", f"(set! int_lr_params '((target_f0_mean {pitch:.1f}) (target_f0_std 15)"
+                     " (model_f0_mean 170) (model_f0_std 34)))",
+            text_file,
+        ]
     else:
         command = [
             "flite", "-voice", voice.voice,
@@ -191,6 +244,8 @@ def _synthesize_raw(voice: Voice, text: str, rate: float, pitch: float, folder: 
             "-t", text, "-o", out,
         ]
     result = subprocess.run(command, capture_output=True, text=True)
+    if voice.engine == "festival":
+        os.remove(text_file)
     if result.returncode != 0 or not os.path.exists(out):
         raise RuntimeError(
             f"{' '.join(command)} failed (exit {result.returncode}): {result.stderr.strip()[:300]}"
@@ -313,7 +368,7 @@ def corpus_jobs(
     so any subset of voices (e.g. only the test voices) is reproduced exactly."""
     jobs = []
     for voice in voices:
-        takes = flite_keyword_takes if voice.engine == "flite" else keyword_takes
+        takes = keyword_takes if voice.engine == "espeak-ng" else flite_keyword_takes
         for word in KEYWORDS:
             for take in range(takes):
                 jobs.append(_Job(voice, word, take, _clip_seed(seed, voice.id, word, take)))
@@ -332,8 +387,8 @@ def _clip_path(root: Path, job: _Job) -> Path:
 
 
 def babble_words(voices: list[Voice], seed: int, count: int = 120, folder: str | None = None) -> list[np.ndarray]:
-    """`count` `_unknown_` words said by training voices, for babble noise."""
-    train = [voice for voice in voices if split_of(voice) == "train"]
+    """`count` `_unknown_` words said by espeak-ng and flite training voices, for babble noise."""
+    train = [voice for voice in voices if split_of(voice) == "train" and voice.engine != "festival"]
     rng = np.random.default_rng(_clip_seed(seed, "babble"))
     words = []
     with tempfile.TemporaryDirectory(prefix="rnnzoo-babble-") as scratch:
@@ -352,6 +407,7 @@ def synthesize_corpus(
     flite_keyword_takes: int = 12,
     unknown_words_per_voice: int = 8,
     languages_per_variant: int = 2,
+    festival_voices: tuple[str, ...] | list[str] = (),
     noise_seconds: float = 30.0,
     splits: tuple[str, ...] = ("train", "validation", "test"),
     max_voices_per_split: int | None = None,
@@ -364,10 +420,13 @@ def synthesize_corpus(
     Args:
         root: output folder (created; an existing corpus there is replaced).
         keyword_takes: takes of each keyword per espeak-ng voice.
-        flite_keyword_takes: takes of each keyword per flite voice (few voices);
-            flite voices also say proportionally more `_unknown_` words.
+        flite_keyword_takes: takes of each keyword per flite or festival voice
+            (few voices); they also say proportionally more `_unknown_` words.
         unknown_words_per_voice: `_unknown_` words said by each espeak-ng voice.
         languages_per_variant: espeak-ng languages each variant is used with.
+        festival_voices: festival voices added to the training voices
+            (e.g. `("ked_diphone",)`); festival is needed only when a chosen
+            split includes them, so `splits=("test",)` never needs it.
         noise_seconds: length of each `_background_noise_` recording.
         splits: which splits' voices to synthesize; `("test",)` reproduces the
             test clips of the full corpus exactly (clip seeds depend only on
@@ -382,7 +441,8 @@ def synthesize_corpus(
         A summary dict (also written as `corpus.json` in `root`): voices and
         their splits, clip counts per split and word, settings.
     """
-    check_synthesizers()
+    festival_voices = tuple(festival_voices)
+    check_synthesizers(festival_voices if "train" in splits else ())
     unknown_splits = set(splits) - {"train", "validation", "test"}
     if unknown_splits or not splits:
         raise ValueError(f"splits must be a non-empty subset of train, validation, test; got {splits!r}.")
@@ -390,7 +450,7 @@ def synthesize_corpus(
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    voices = list_voices(languages_per_variant=languages_per_variant, seed=seed)
+    voices = list_voices(languages_per_variant=languages_per_variant, festival_voices=festival_voices, seed=seed)
     chosen = [voice for voice in voices if split_of(voice) in splits]
     if max_voices_per_split is not None:
         picked = []
@@ -446,12 +506,16 @@ def synthesize_corpus(
             "flite_keyword_takes": flite_keyword_takes,
             "unknown_words_per_voice": unknown_words_per_voice,
             "languages_per_variant": languages_per_variant,
+            "festival_voices": list(festival_voices),
             "noise_seconds": noise_seconds,
             "splits": list(splits),
             "max_voices_per_split": max_voices_per_split,
             "seed": seed,
         },
-        "synthesizers": {tool: _version(tool) for tool in ("espeak-ng", "flite")},
+        "synthesizers": {
+            tool: _version(tool)
+            for tool in ("espeak-ng", "flite") + (("festival",) if any(v.engine == "festival" for v in chosen) else ())
+        },
         "voices": [{**asdict(v), "id": v.id, "group": v.group, "split": split_of(v)} for v in chosen],
         "clips": counts,
         "noise": list(NOISE_KINDS),
