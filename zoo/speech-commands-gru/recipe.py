@@ -5,9 +5,10 @@
     python zoo/speech-commands-gru/recipe.py --data ~/speech_commands_v0.02   # real data
     rnnzoo train speech-commands-gru [--quick] [--data PATH] [--output DIR]
 
-Data: a corpus synthesized with espeak-ng and flite in the Google Speech
-Commands v2 layout (`keras_rnnzoo.data.speech_synth`; needs
-`apt-get install espeak-ng flite`), split by voice; or, with `--data`, a
+Data: a corpus synthesized with espeak-ng, flite and festival's ked voice in
+the Google Speech Commands v2 layout (`keras_rnnzoo.data.speech_synth`; needs
+`apt-get install espeak-ng flite festival festvox-kdlpc16k`; `--quick` needs
+no festival), split by voice; or, with `--data`, a
 real Speech Commands v2 folder. Training adds, on the fly: speed
 perturbation with `--speed` (resampling, so tempo and pitch change like
 another speaker's), background noise from `_background_noise_` at random SNR,
@@ -41,7 +42,8 @@ HERE = Path(__file__).resolve().parent
 NAME = "speech-commands-gru"
 VERSION = "1.0.0"
 SEED = 20260101
-FULL_CORPUS = dict(keyword_takes=3, flite_keyword_takes=12, unknown_words_per_voice=8, languages_per_variant=2)
+FULL_CORPUS = dict(keyword_takes=3, flite_keyword_takes=12, unknown_words_per_voice=8, languages_per_variant=2,
+                   festival_voices=["ked_diphone"])
 QUICK_CORPUS = dict(keyword_takes=2, flite_keyword_takes=2, unknown_words_per_voice=4, languages_per_variant=1,
                     max_voices_per_split=8)
 
