@@ -143,3 +143,45 @@ def test_recipe_trains_on_batches_whose_length_changes_after_the_first_two():
     history = model.fit(recipe.make_dataset(batches, 3), epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
     assert batches.epoch == 2  # every epoch draws fresh augmentation
+
+
+def test_test_draws_pools_every_draw_of_the_test_voices(corpus, tmp_path, monkeypatch):
+    """zoo/speech-commands-gru/test_draws.py: accuracy per draw and pooled, one corpus seed per draw."""
+    import importlib.util
+    import shutil
+    from pathlib import Path
+
+    from keras_rnnzoo.zoo import keyword_spotter
+
+    script = Path(__file__).resolve().parents[1] / "zoo" / "speech-commands-gru" / "test_draws.py"
+    spec = importlib.util.spec_from_file_location("test_draws", script)
+    test_draws = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(test_draws)
+    second = tmp_path / "draw1"
+    shutil.copytree(corpus, second)
+    (second / "testing_list.txt").write_text("yes/3f6a7b22_nohash_0.wav\n")  # a smaller second draw
+    asked = []
+
+    def fake_corpus(settings):
+        asked.append(settings)
+        return corpus if settings["seed"] == 0 else second
+
+    monkeypatch.setattr(keyword_spotter, "synthetic_test_corpus", fake_corpus)
+
+    class Always:  # says one label for every clip
+        card = {"corpus": {"keyword_takes": 3, "seed": 0}}
+
+        def __init__(self, label):
+            self.label = label
+
+        def probabilities(self, waveforms):
+            return np.eye(len(sc.LABELS))[[sc.LABELS.index(self.label)] * len(waveforms)]
+
+    rows = test_draws.draw_accuracies({"yes": Always("yes"), "no": Always("no")}, draws=2)
+    assert [a["seed"] for a in asked] == [0, 1] and all(a["keyword_takes"] == 3 for a in asked)
+    first_labels = [e.label for e in sc.list_examples(corpus, "test", seed=0)]
+    share_yes = first_labels.count("yes") / len(first_labels)
+    assert rows[0] == {"preset": "yes", "accuracy_per_draw": [round(share_yes, 4), 1.0],
+                       "accuracy": round((first_labels.count("yes") + 1) / (len(first_labels) + 1), 4),
+                       "clips": len(first_labels) + 1}
+    assert rows[1]["accuracy_per_draw"] == [round(first_labels.count("no") / len(first_labels), 4), 0.0]

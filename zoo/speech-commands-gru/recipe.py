@@ -5,10 +5,10 @@
     python zoo/speech-commands-gru/recipe.py --data ~/speech_commands_v0.02   # real data
     rnnzoo train speech-commands-gru [--quick] [--data PATH] [--output DIR]
 
-Data: a corpus synthesized with espeak-ng, flite and festival's ked voice in
-the Google Speech Commands v2 layout (`keras_rnnzoo.data.speech_synth`; needs
-`apt-get install espeak-ng flite festival festvox-kdlpc16k`; `--quick` needs
-no festival), split by voice; or, with `--data`, a
+Data: a corpus synthesized with espeak-ng and flite in the Google Speech
+Commands v2 layout (`keras_rnnzoo.data.speech_synth`; needs
+`apt-get install espeak-ng flite`; `--festival-voice ked_diphone` adds a
+festival speaker to the training voices), split by voice; or, with `--data`, a
 real Speech Commands v2 folder. Training adds, on the fly: speed
 perturbation with `--speed` (resampling, so tempo and pitch change like
 another speaker's), background noise from `_background_noise_` at random SNR,
@@ -42,8 +42,7 @@ HERE = Path(__file__).resolve().parent
 NAME = "speech-commands-gru"
 VERSION = "1.0.0"
 SEED = 20260101
-FULL_CORPUS = dict(keyword_takes=3, flite_keyword_takes=12, unknown_words_per_voice=8, languages_per_variant=2,
-                   festival_voices=["ked_diphone"])
+FULL_CORPUS = dict(keyword_takes=3, flite_keyword_takes=12, unknown_words_per_voice=8, languages_per_variant=2)
 QUICK_CORPUS = dict(keyword_takes=2, flite_keyword_takes=2, unknown_words_per_voice=4, languages_per_variant=1,
                     max_voices_per_split=8)
 
@@ -81,6 +80,9 @@ def parse_args(argv=None):
                         help="continue training this preset's model (fresh optimizer and schedule)")
     parser.add_argument("--evaluate-only", type=Path, metavar="PRESET",
                         help="skip training: evaluate, calibrate and rewrite this preset's model")
+    parser.add_argument("--festival-voice", action="append", default=[], metavar="VOICE",
+                        help="add this festival voice to the synthetic training voices (repeatable; e.g. "
+                             "ked_diphone: apt-get install festival festvox-kdlpc16k)")
     parser.add_argument("--seed", type=int, default=SEED)
     return parser.parse_args(argv)
 
@@ -388,6 +390,8 @@ def main(argv=None) -> dict:
     units = args.units or (32 if args.quick else 128)
     epochs = args.epochs or (2 if args.quick else 40)
     corpus_settings = dict(QUICK_CORPUS if args.quick else FULL_CORPUS, seed=0)
+    if args.festival_voice:
+        corpus_settings["festival_voices"] = sorted(set(args.festival_voice))
     if args.data is not None:
         root = speech_commands.check_layout(args.data)
         corpus_summary = {"source": str(root)}

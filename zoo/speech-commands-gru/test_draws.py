@@ -1,0 +1,59 @@
+"""Accuracy of keyword-spotter presets on several draws of the held-out test voices.
+
+The card's test number is one draw of the test voices (corpus seed 0: each
+voice says each keyword 3 times, flite-awb 12 times), 1,224 clips, so it moves
+by about half a point from the draw alone. Draw k synthesizes the same held-out
+voice groups again with corpus seed k (new rates, pitches, shifts and, for
+espeak-ng variants, other English languages); draws are cached in
+`$RNNZOO_HOME/data` like `rnnzoo evaluate`'s. Use it to compare presets more
+precisely than one draw allows; never to train or select on.
+
+    python zoo/speech-commands-gru/test_draws.py [PRESET ...] [--draws 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def draw_accuracies(spotters: dict, draws: int) -> list[dict]:
+    """One row per preset: accuracy per draw and over all draws pooled."""
+    import numpy as np
+
+    from keras_rnnzoo.data import speech_commands
+    from keras_rnnzoo.zoo.keyword_spotter import synthetic_test_corpus
+
+    first = next(iter(spotters.values()))
+    settings = dict(first.card.get("corpus", {}))
+    data = []
+    for seed in range(draws):
+        folder = synthetic_test_corpus({**settings, "seed": seed})
+        data.append(speech_commands.load_examples(speech_commands.list_examples(folder, "test", seed=0)))
+    rows = []
+    for name, spotter in spotters.items():
+        hits = [spotter.probabilities(x).argmax(axis=-1) == y for x, y in data]
+        rows.append({
+            "preset": name,
+            "accuracy_per_draw": [round(float(np.mean(h)), 4) for h in hits],
+            "accuracy": round(float(np.mean(np.concatenate(hits))), 4),
+            "clips": int(sum(len(h) for h in hits)),
+        })
+    return rows
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("presets", nargs="*", default=["speech-commands-gru"], help="preset names or folders")
+    parser.add_argument("--draws", type=int, default=4, help="draws of the test voices (corpus seeds 0..N-1)")
+    args = parser.parse_args(argv)
+    if args.draws < 1:
+        parser.error(f"--draws must be at least 1; got {args.draws}")
+    from keras_rnnzoo import zoo
+
+    for row in draw_accuracies({name: zoo.load(name) for name in args.presets}, args.draws):
+        print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()
