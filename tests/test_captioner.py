@@ -80,6 +80,31 @@ def test_decoder_input_aliases_read_a_word_as_another_everywhere():
         cap.AttentionDecoder(11, input_aliases=[(6, 11)])
 
 
+def test_decoder_delayed_inputs_reach_the_decoder_one_word_late():
+    keras.utils.set_random_seed(6)
+    decoder = cap.AttentionDecoder(11, embedding_dim=4, units=5, attention_units=3,
+                                   input_aliases=[(6, 3), (7, 3)], delayed_inputs=[6, 7])
+    features = np.random.default_rng(2).normal(size=(2, 9, 7)).astype("float32")
+    six = np.array([[1, 6, 5, 4], [1, 2, 6, 4]], "int32")
+    seven = np.where(six == 6, 7, six).astype("int32")
+    logits_six = keras.ops.convert_to_numpy(decoder([features, six]))
+    logits_seven = keras.ops.convert_to_numpy(decoder([features, seven]))
+    # a word said at input position t is read as <unk> at step t (6 and 7 alike) and
+    # reaches the decoder at step t + 1, with the next word
+    for row, position in ((0, 1), (1, 2)):
+        np.testing.assert_allclose(logits_six[row, : position + 1], logits_seven[row, : position + 1], atol=1e-6)
+        assert not np.allclose(logits_six[row, position + 1], logits_seven[row, position + 1], atol=1e-4)
+    # step-by-step decoding carries the pending embedding as a last state, same logits
+    states, projected = decoder.initial_states(features), decoder.project_features(features)
+    assert len(states) == len(decoder.state_sizes) + 1
+    for t in range(4):
+        step_logits, _, states = decoder.step(six[:, t], states, features, projected)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(step_logits), logits_six[:, t], atol=1e-5)
+    assert cap.AttentionDecoder.from_config(decoder.get_config()).delayed_inputs == [6, 7]
+    with pytest.raises(ValueError, match=r"delayed_inputs. \[3, 11\] must be token ids"):
+        cap.AttentionDecoder(11, delayed_inputs=[11, 3])
+
+
 def test_decoder_argument_errors():
     with pytest.raises(ValueError, match="units"):
         cap.AttentionDecoder(10, units=0)

@@ -110,6 +110,13 @@ class AttentionDecoder(keras.layers.Layer):
             alike (e.g. every color word as `<unk>`, so that the color said
             cannot rule out a shape never seen with it; the picture and the
             cell state still tell which object is being described).
+        delayed_inputs: token ids that also reach the decoder one step late:
+            the step after next, the embedding of such a word is added to the
+            input. With `input_aliases` mapping the same words to `<unk>`,
+            the decoder names a shape without reading the color just said,
+            and still learns that color one word later (so a second object
+            is not given the first one's color). Decoding carries the
+            pending embedding as an extra, last state.
 
     Call arguments:
         inputs: `[features, tokens]`: `(batch, locations, channels)` floats
@@ -137,6 +144,7 @@ class AttentionDecoder(keras.layers.Layer):
         cell_config: dict | None = None,
         dropout: float = 0.2,
         input_aliases: Sequence[Sequence[int]] = (),
+        delayed_inputs: Sequence[int] = (),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -166,6 +174,14 @@ class AttentionDecoder(keras.layers.Layer):
                     f"(0..{vocabulary_size - 1})."
                 )
             self._read_as[token] = alias
+        self.delayed_inputs = sorted({int(token) for token in delayed_inputs})
+        if any(not 0 <= token < vocabulary_size for token in self.delayed_inputs):
+            raise ValueError(
+                f"AttentionDecoder `delayed_inputs` {self.delayed_inputs} must be token ids in "
+                f"0..{vocabulary_size - 1}."
+            )
+        self._delayed_mask = np.zeros((vocabulary_size, 1), dtype="float32")
+        self._delayed_mask[self.delayed_inputs] = 1.0
         self.cell = get_cell(cell)(units, name="cell", **self.cell_config)
         sizes = self.cell.state_size
         self.state_sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
@@ -203,6 +219,13 @@ class AttentionDecoder(keras.layers.Layer):
 
     # -- pieces used by training and by decoding ---------------------------
     def initial_states(self, features) -> list:
+        """The cell's initial states (plus, with `delayed_inputs`, a zero pending embedding)."""
+        states = self._cell_initial_states(features)
+        if self.delayed_inputs:
+            states.append(ops.zeros((ops.shape(states[0])[0], self.embedding_dim), dtype=states[0].dtype))
+        return states
+
+    def _cell_initial_states(self, features) -> list:
         mean = ops.mean(ops.convert_to_tensor(features), axis=1)
         return [layer(mean) for layer in self.initial_state_layers]
 
@@ -216,10 +239,20 @@ class AttentionDecoder(keras.layers.Layer):
             token_ids = ops.take(ops.convert_to_tensor(self._read_as), token_ids)
         return self.embedding(token_ids)
 
+    def _delayed(self, token_ids):
+        """Embeddings of the `delayed_inputs` among `token_ids` (zeros for other words)."""
+        token_ids = ops.convert_to_tensor(token_ids)
+        return self.embedding(token_ids) * ops.take(ops.convert_to_tensor(self._delayed_mask), token_ids, axis=0)
+
     def step(self, token_ids, states, features, projected, training=None):
         """One decoding step: `(logits, attention weights, new states)`."""
         features = ops.convert_to_tensor(features)
-        return self._step(self.embed(token_ids), states, features, projected, training)
+        embedded = self.embed(token_ids)
+        if not self.delayed_inputs:
+            return self._step(embedded, states, features, projected, training)
+        *cell_states, pending = states
+        logits, weights, new_states = self._step(embedded + pending, cell_states, features, projected, training)
+        return logits, weights, new_states + [self._delayed(token_ids)]
 
     def _step(self, embedded, states, features, projected, training=None):
         hidden = states[0]
@@ -245,8 +278,11 @@ class AttentionDecoder(keras.layers.Layer):
             if hasattr(self.cell, reset):
                 getattr(self.cell, reset)()
         projected = self.project_features(features)
-        states = self.initial_states(features)
+        states = self._cell_initial_states(features)
         embedded = self.embed(tokens)
+        if self.delayed_inputs:  # word t-2's delayed embedding joins word t-1's
+            delayed = self._delayed(tokens)
+            embedded = embedded + ops.pad(delayed[:, :-1], [[0, 0], [1, 0], [0, 0]])
         logits = []
         for t in range(steps):
             step_logits, _, states = self._step(embedded[:, t], states, features, projected, training)
@@ -268,6 +304,7 @@ class AttentionDecoder(keras.layers.Layer):
             "cell_config": self.cell_config,
             "dropout": self.dropout_rate,
             "input_aliases": self.input_aliases,
+            "delayed_inputs": self.delayed_inputs,
         }
 
 
@@ -336,6 +373,7 @@ def build_captioner_model(
     cell_config: dict | None = None,
     dropout: float = 0.2,
     input_aliases: Sequence[Sequence[int]] = (),
+    delayed_inputs: Sequence[int] = (),
     backbone: keras.Model | None = None,
 ) -> keras.Model:
     """The teacher-forcing training model `[image, tokens] -> logits`.
@@ -346,7 +384,7 @@ def build_captioner_model(
     encoder = build_encoder(image_size, filters, feature_dim, backbone)
     decoder = AttentionDecoder(
         vocabulary_size, embedding_dim, units, attention_units, cell, cell_config, dropout, input_aliases,
-        name="decoder",
+        delayed_inputs, name="decoder",
     )
     image = keras.Input((image_size, image_size, 3), name="image")
     tokens = keras.Input((max_length - 1,), dtype="int32", name="tokens")

@@ -71,14 +71,19 @@ def parse_args(argv=None):
     parser.add_argument("--blind-colors", action="store_true",
                         help="generated scenes only: the decoder reads every color word it said as <unk> "
                              "(in training and decoding), so the color said cannot rule out a shape")
+    parser.add_argument("--delay-colors", action="store_true",
+                        help="generated scenes only: like --blind-colors, but each color word said reaches the "
+                             "decoder one word later (after the shape), so it still knows which color it gave")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     if not 0.0 <= args.attribute_swap <= 1.0:
         parser.error(f"--attribute-swap must be a probability in [0, 1]; got {args.attribute_swap}")
     if args.data is not None and args.attribute_swap:
         parser.error("--attribute-swap uses the generated scenes' grammar; it does not apply to --data")
-    if args.data is not None and args.blind_colors:
-        parser.error("--blind-colors uses the generated scenes' grammar; it does not apply to --data")
+    if args.data is not None and (args.blind_colors or args.delay_colors):
+        parser.error("--blind-colors and --delay-colors use the generated scenes' grammar; they do not apply to --data")
+    if args.blind_colors and args.delay_colors:
+        parser.error("choose one of --blind-colors and --delay-colors")
     if args.data is not None and args.format is None:
         args.format = guess_format(args.data)
         if args.format is None:
@@ -261,8 +266,10 @@ def main(argv=None) -> dict:
         filters=tuple(int(f) for f in args.filters.split(",")), feature_dim=args.feature_dim,
         attention_units=args.attention_units, embedding_dim=args.embedding_dim,
     )
-    if args.blind_colors:
+    if args.blind_colors or args.delay_colors:
         architecture["input_aliases"] = [[vocabulary.index[c], vocabulary.unknown_id] for c in shapes.COLORS]
+    if args.delay_colors:
+        architecture["delayed_inputs"] = [vocabulary.index[c] for c in shapes.COLORS]
     backbone = None
     if args.backbone is not None:
         backbone = keras.saving.load_model(args.backbone, compile=False)
@@ -332,7 +339,7 @@ def main(argv=None) -> dict:
             "final_loss": round(final_loss, 4), "batch_size": args.batch_size,
             "seed": args.seed, "cell": args.cell, "backend": keras.backend.backend(),
             "word_dropout": args.word_dropout, "attribute_swap": args.attribute_swap,
-            "blind_colors": args.blind_colors,
+            "blind_colors": args.blind_colors, "delay_colors": args.delay_colors,
             "seconds": round(train_seconds, 1),
             "recipe": recipe_command,
         },
