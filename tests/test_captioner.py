@@ -105,6 +105,51 @@ def test_decoder_delayed_inputs_reach_the_decoder_one_word_late():
         cap.AttentionDecoder(11, delayed_inputs=[11, 3])
 
 
+def test_decoder_query_words_let_an_aliased_word_steer_attention():
+    keras.utils.set_random_seed(7)
+    features = np.random.default_rng(3).normal(size=(2, 9, 7)).astype("float32")
+    six = np.array([[1, 6, 5, 4], [1, 2, 6, 4]], "int32")
+    seven = np.where(six == 6, 7, six).astype("int32")
+    options = dict(embedding_dim=4, units=5, attention_units=3, input_aliases=[(6, 3), (7, 3)])
+    plain = cap.AttentionDecoder(11, **options)
+    steered = cap.AttentionDecoder(11, query_words=True, **options)
+    plain([features, six])
+    steered([features, six])
+    shared = {w.path.split("/", 1)[1]: w for w in plain.weights}
+    for weight in steered.weights:
+        if "word_query_projection" not in weight.path:
+            weight.assign(keras.ops.convert_to_numpy(shared[weight.path.split("/", 1)[1]].value))
+    # new weights start at zero: the same function as without them
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(steered([features, six])),
+                               keras.ops.convert_to_numpy(plain([features, six])), atol=1e-6)
+    steered.word_query_projection.kernel.assign(np.random.default_rng(4).normal(size=(4, 3)).astype("float32"))
+    logits_six = keras.ops.convert_to_numpy(steered([features, six]))
+    logits_seven = keras.ops.convert_to_numpy(steered([features, seven]))
+    assert not np.allclose(logits_six[0, 1], logits_seven[0, 1], atol=1e-4)  # 6 and 7 look at different places
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(plain([features, six])),
+                               keras.ops.convert_to_numpy(plain([features, seven])), atol=1e-6)
+    states, projected = steered.initial_states(features), steered.project_features(features)
+    for t in range(4):
+        step_logits, _, states = steered.step(six[:, t], states, features, projected)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(step_logits), logits_six[:, t], atol=1e-5)
+    assert cap.AttentionDecoder.from_config(steered.get_config()).query_words is True
+
+
+def test_recipe_init_copies_weights_into_a_model_with_added_parts():
+    recipe = load_recipe("shapes-captioner")
+    options = dict(image_size=32, filters=(4,), feature_dim=6, embedding_dim=4, units=5, attention_units=3)
+    keras.utils.set_random_seed(8)
+    source = cap.build_captioner_model(11, **options)
+    target = cap.build_captioner_model(11, query_words=True, **options)
+    assert recipe.copy_weights(source, target) == ["decoder/word_query_projection/kernel"]
+    images = np.random.default_rng(5).uniform(0, 255, size=(2, 32, 32, 3)).astype("float32")
+    tokens = np.array([[1, 4, 5, 6, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]] * 2, "int32")[:, : source.inputs[1].shape[1]]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(target([images, tokens])),
+                               keras.ops.convert_to_numpy(source([images, tokens])), atol=1e-5)
+    with pytest.raises(ValueError, match="word_query_projection.*no counterpart"):
+        recipe.copy_weights(target, source)
+
+
 def test_decoder_argument_errors():
     with pytest.raises(ValueError, match="units"):
         cap.AttentionDecoder(10, units=0)

@@ -117,6 +117,11 @@ class AttentionDecoder(keras.layers.Layer):
             and still learns that color one word later (so a second object
             is not given the first one's color). Decoding carries the
             pending embedding as an extra, last state.
+        query_words: the attention query also reads the word just said, as
+            said (not through `input_aliases`): a color word then still says
+            where to look while the cell reads it as its alias. Its weights
+            start at zero, so switching it on leaves a trained decoder's
+            output unchanged until it is trained further.
 
     Call arguments:
         inputs: `[features, tokens]`: `(batch, locations, channels)` floats
@@ -145,6 +150,7 @@ class AttentionDecoder(keras.layers.Layer):
         dropout: float = 0.2,
         input_aliases: Sequence[Sequence[int]] = (),
         delayed_inputs: Sequence[int] = (),
+        query_words: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -182,6 +188,7 @@ class AttentionDecoder(keras.layers.Layer):
             )
         self._delayed_mask = np.zeros((vocabulary_size, 1), dtype="float32")
         self._delayed_mask[self.delayed_inputs] = 1.0
+        self.query_words = bool(query_words)
         self.cell = get_cell(cell)(units, name="cell", **self.cell_config)
         sizes = self.cell.state_size
         self.state_sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
@@ -192,6 +199,10 @@ class AttentionDecoder(keras.layers.Layer):
         ]
         self.feature_projection = keras.layers.Dense(attention_units, use_bias=False, name="feature_projection")
         self.query_projection = keras.layers.Dense(attention_units, name="query_projection")
+        self.word_query_projection = (
+            keras.layers.Dense(attention_units, use_bias=False, kernel_initializer="zeros", name="word_query_projection")
+            if self.query_words else None
+        )
         self.attention_score = keras.layers.Dense(1, use_bias=False, name="attention_score")
         self.context_gate = keras.layers.Dense(1, activation="sigmoid", name="context_gate")
         self.deep_output = keras.layers.Dense(embedding_dim, activation="tanh", name="deep_output")
@@ -211,6 +222,8 @@ class AttentionDecoder(keras.layers.Layer):
             layer.build((None, channels))
         self.feature_projection.build((None, features_shape[1], channels))
         self.query_projection.build((None, self.state_sizes[0]))
+        if self.word_query_projection is not None:
+            self.word_query_projection.build((None, self.embedding_dim))
         self.attention_score.build((None, features_shape[1], self.attention_units))
         self.context_gate.build((None, self.state_sizes[0]))
         self.cell.build((None, self.embedding_dim + channels))
@@ -248,15 +261,19 @@ class AttentionDecoder(keras.layers.Layer):
         """One decoding step: `(logits, attention weights, new states)`."""
         features = ops.convert_to_tensor(features)
         embedded = self.embed(token_ids)
+        said = self.embedding(ops.convert_to_tensor(token_ids)) if self.query_words else None
         if not self.delayed_inputs:
-            return self._step(embedded, states, features, projected, training)
+            return self._step(embedded, states, features, projected, training, said)
         *cell_states, pending = states
-        logits, weights, new_states = self._step(embedded + pending, cell_states, features, projected, training)
+        logits, weights, new_states = self._step(embedded + pending, cell_states, features, projected, training, said)
         return logits, weights, new_states + [self._delayed(token_ids)]
 
-    def _step(self, embedded, states, features, projected, training=None):
+    def _step(self, embedded, states, features, projected, training=None, said=None):
         hidden = states[0]
-        query = ops.expand_dims(self.query_projection(hidden), 1)
+        query = self.query_projection(hidden)
+        if said is not None:
+            query = query + self.word_query_projection(said)
+        query = ops.expand_dims(query, 1)
         scores = ops.squeeze(self.attention_score(ops.tanh(projected + query)), -1)
         weights = ops.softmax(scores, axis=-1)
         context = ops.sum(ops.expand_dims(weights, -1) * features, axis=1)
@@ -283,9 +300,12 @@ class AttentionDecoder(keras.layers.Layer):
         if self.delayed_inputs:  # word t-2's delayed embedding joins word t-1's
             delayed = self._delayed(tokens)
             embedded = embedded + ops.pad(delayed[:, :-1], [[0, 0], [1, 0], [0, 0]])
+        said = self.embedding(tokens) if self.query_words else None
         logits = []
         for t in range(steps):
-            step_logits, _, states = self._step(embedded[:, t], states, features, projected, training)
+            step_logits, _, states = self._step(
+                embedded[:, t], states, features, projected, training, None if said is None else said[:, t]
+            )
             logits.append(step_logits)
         return ops.stack(logits, axis=1)
 
@@ -305,6 +325,7 @@ class AttentionDecoder(keras.layers.Layer):
             "dropout": self.dropout_rate,
             "input_aliases": self.input_aliases,
             "delayed_inputs": self.delayed_inputs,
+            "query_words": self.query_words,
         }
 
 
@@ -374,6 +395,7 @@ def build_captioner_model(
     dropout: float = 0.2,
     input_aliases: Sequence[Sequence[int]] = (),
     delayed_inputs: Sequence[int] = (),
+    query_words: bool = False,
     backbone: keras.Model | None = None,
 ) -> keras.Model:
     """The teacher-forcing training model `[image, tokens] -> logits`.
@@ -384,7 +406,7 @@ def build_captioner_model(
     encoder = build_encoder(image_size, filters, feature_dim, backbone)
     decoder = AttentionDecoder(
         vocabulary_size, embedding_dim, units, attention_units, cell, cell_config, dropout, input_aliases,
-        delayed_inputs, name="decoder",
+        delayed_inputs, query_words, name="decoder",
     )
     image = keras.Input((image_size, image_size, 3), name="image")
     tokens = keras.Input((max_length - 1,), dtype="int32", name="tokens")

@@ -36,6 +36,26 @@ SEED = 1234
 IMAGE_SIZE = 64
 
 
+def copy_weights(source, target) -> list[str]:
+    """Copy `source`'s weights into `target` by weight path; return the paths only `target` has.
+
+    Every source weight must exist in `target` with the same shape (the same
+    architecture, or one with added parts such as `--query-words`).
+    """
+    import keras
+
+    by_path = {weight.path: weight for weight in target.weights}
+    for weight in source.weights:
+        twin = by_path.pop(weight.path, None)
+        if twin is None or tuple(twin.shape) != tuple(weight.shape):
+            raise ValueError(
+                f"--init: weight {weight.path} {tuple(weight.shape)} has no counterpart of that shape in the "
+                "model being trained (a different architecture)."
+            )
+        twin.assign(keras.ops.convert_to_numpy(weight.value))
+    return sorted(by_path)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny run for smoke tests")
@@ -74,6 +94,9 @@ def parse_args(argv=None):
     parser.add_argument("--delay-colors", action="store_true",
                         help="generated scenes only: like --blind-colors, but each color word said reaches the "
                              "decoder one word later (after the shape), so it still knows which color it gave")
+    parser.add_argument("--query-words", action="store_true",
+                        help="the attention query also reads the word just said as said (with --delay-colors, "
+                             "a color word still says where to look); new weights start at zero with --init")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     if not 0.0 <= args.attribute_swap <= 1.0:
@@ -270,6 +293,8 @@ def main(argv=None) -> dict:
         architecture["input_aliases"] = [[vocabulary.index[c], vocabulary.unknown_id] for c in shapes.COLORS]
     if args.delay_colors:
         architecture["delayed_inputs"] = [vocabulary.index[c] for c in shapes.COLORS]
+    if args.query_words:
+        architecture["query_words"] = True
     backbone = None
     if args.backbone is not None:
         backbone = keras.saving.load_model(args.backbone, compile=False)
@@ -277,8 +302,9 @@ def main(argv=None) -> dict:
     if args.init is not None:
         from keras_rnnzoo.zoo import load
 
-        model.set_weights(load(args.init).model.get_weights())
-        logging.info("starting from the weights of %s", args.init)
+        added = copy_weights(load(args.init).model, model)
+        logging.info("starting from the weights of %s%s", args.init,
+                     f" (new, at their initial values: {', '.join(added)})" if added else "")
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=steps, alpha=0.03)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0),
