@@ -19,8 +19,8 @@ from keras_rnnzoo.zoo import captioner as cap  # noqa: E402
 
 SHIPPED = "shapes-captioner"
 EVAL_SCENES = 40
-TRUTH_FLOOR = 0.5
-HELD_OUT_TRUTH_FLOOR = 0.05
+TRUTH_FLOOR = 0.85  # measured 0.975 (varied and plain renderer)
+HELD_OUT_TRUTH_FLOOR = 0.7  # measured 0.875
 
 
 def _tiny_captioner(cell="lstm"):
