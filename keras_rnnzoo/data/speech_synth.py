@@ -512,10 +512,7 @@ def synthesize_corpus(
             "max_voices_per_split": max_voices_per_split,
             "seed": seed,
         },
-        "synthesizers": {
-            tool: _version(tool)
-            for tool in ("espeak-ng", "flite") + (("festival",) if any(v.engine == "festival" for v in chosen) else ())
-        },
+        "synthesizers": {tool: _version(tool) for tool in sorted({"espeak-ng", "flite"} | {v.engine for v in chosen})},
         "voices": [{**asdict(v), "id": v.id, "group": v.group, "split": split_of(v)} for v in chosen],
         "clips": counts,
         "noise": list(NOISE_KINDS),

@@ -252,21 +252,28 @@ class AttentionDecoder(keras.layers.Layer):
             token_ids = ops.take(ops.convert_to_tensor(self._read_as), token_ids)
         return self.embedding(token_ids)
 
-    def _delayed(self, token_ids):
-        """Embeddings of the `delayed_inputs` among `token_ids` (zeros for other words)."""
-        token_ids = ops.convert_to_tensor(token_ids)
-        return self.embedding(token_ids) * ops.take(ops.convert_to_tensor(self._delayed_mask), token_ids, axis=0)
+    def _said(self, token_ids):
+        """Embeddings of the words as said (no aliases), when `delayed_inputs` or `query_words` need them."""
+        if self.delayed_inputs or self.query_words:
+            return self.embedding(ops.convert_to_tensor(token_ids))
+        return None
+
+    def _delayed(self, token_ids, said):
+        """`said` for the `delayed_inputs` among `token_ids`, zeros for other words."""
+        return said * ops.take(ops.convert_to_tensor(self._delayed_mask), ops.convert_to_tensor(token_ids), axis=0)
 
     def step(self, token_ids, states, features, projected, training=None):
         """One decoding step: `(logits, attention weights, new states)`."""
         features = ops.convert_to_tensor(features)
-        embedded = self.embed(token_ids)
-        said = self.embedding(ops.convert_to_tensor(token_ids)) if self.query_words else None
+        embedded, said = self.embed(token_ids), self._said(token_ids)
+        query_said = said if self.query_words else None
         if not self.delayed_inputs:
-            return self._step(embedded, states, features, projected, training, said)
+            return self._step(embedded, states, features, projected, training, query_said)
         *cell_states, pending = states
-        logits, weights, new_states = self._step(embedded + pending, cell_states, features, projected, training, said)
-        return logits, weights, new_states + [self._delayed(token_ids)]
+        logits, weights, new_states = self._step(
+            embedded + pending, cell_states, features, projected, training, query_said
+        )
+        return logits, weights, new_states + [self._delayed(token_ids, said)]
 
     def _step(self, embedded, states, features, projected, training=None, said=None):
         hidden = states[0]
@@ -296,16 +303,14 @@ class AttentionDecoder(keras.layers.Layer):
                 getattr(self.cell, reset)()
         projected = self.project_features(features)
         states = self._cell_initial_states(features)
-        embedded = self.embed(tokens)
+        embedded, said = self.embed(tokens), self._said(tokens)
         if self.delayed_inputs:  # word t-2's delayed embedding joins word t-1's
-            delayed = self._delayed(tokens)
+            delayed = self._delayed(tokens, said)
             embedded = embedded + ops.pad(delayed[:, :-1], [[0, 0], [1, 0], [0, 0]])
-        said = self.embedding(tokens) if self.query_words else None
         logits = []
         for t in range(steps):
-            step_logits, _, states = self._step(
-                embedded[:, t], states, features, projected, training, None if said is None else said[:, t]
-            )
+            query_said = said[:, t] if self.query_words else None
+            step_logits, _, states = self._step(embedded[:, t], states, features, projected, training, query_said)
             logits.append(step_logits)
         return ops.stack(logits, axis=1)
 
