@@ -312,3 +312,48 @@ def test_hand_written_backward_matches_autodiff(kind):
     got = jax.grad(loss(lambda *a: custom(*a, 3)), argnums)(*args)
     for name, e, g in zip(["projected", "h0", "c0/kernel", "kernel/bias"], expected, got):
         np.testing.assert_allclose(np.asarray(g), np.asarray(e), atol=2e-6, err_msg=name)
+
+
+@pytest.mark.skipif(not ON_JAX, reason="jax_minimal is JAX code")
+@pytest.mark.parametrize("kind", ["min_gru", "min_lstm"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loop(kind, masked, rng):
+    """jax_minimal.fused_scan's hand-written backward pass: inputs, kernel, bias and initial state."""
+    import jax
+    import jax.numpy as jnp
+
+    from keras_rnnzoo.layers import jax_minimal
+
+    layer = {"min_gru": layers.MinGRU, "min_lstm": layers.MinLSTM}[kind](5)
+    layer.build((3, 7, 4))
+    random_weights(layer, scale=0.7)
+    TIME, BATCH, FEATURES, UNITS = 7, 3, 4, 5
+    x = jnp.asarray(rng.standard_normal((TIME, BATCH, FEATURES)).astype("float32"))
+    kernel = jnp.asarray(layer.kernel.numpy())
+    bias = jnp.asarray(layer.bias.numpy())
+    h0 = jnp.asarray(rng.standard_normal((BATCH, UNITS)).astype("float32"))
+    keep = np.ones((TIME, BATCH, 1), "float32")
+    if masked:
+        keep[[1, 4], 0] = 0.0
+        keep[5:, 2] = 0.0
+    keep = jnp.asarray(keep)
+    weights = jnp.asarray(rng.standard_normal((TIME, BATCH, UNITS)).astype("float32"))
+
+    def plain(x, kernel, bias, h0):
+        def step(h, inputs):
+            x_t, keep_t = inputs
+            a, b = layer.coefficients(x_t @ kernel + bias)
+            h = jnp.where(keep_t > 0, a * h + b, h)
+            return h, h
+
+        return jax.lax.scan(step, h0, (x, keep))[1]
+
+    def loss(scan):
+        return lambda *args: jnp.sum(weights * jnp.sin(scan(*args)))
+
+    fused = lambda x, kernel, bias, h0: jax_minimal.fused_scan(layer.coefficients, x, kernel, bias, h0, keep)
+    assert_close(fused(x, kernel, bias, h0), plain(x, kernel, bias, h0), atol=1e-6)
+    expected = jax.grad(loss(plain), argnums=(0, 1, 2, 3))(x, kernel, bias, h0)
+    got = jax.jit(jax.grad(loss(fused), argnums=(0, 1, 2, 3)))(x, kernel, bias, h0)
+    for name, g, e in zip(("inputs", "kernel", "bias", "initial state"), got, expected):
+        assert_close(g, e, atol=1e-5, what=name)

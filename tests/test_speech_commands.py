@@ -196,3 +196,69 @@ def test_held_out_corpus_is_only_for_held_out_splits(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="split must be 'test' or 'validation'; got 'train'"):
         keyword_spotter.held_out_corpus({"seed": 0}, split="train")
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def _zoo_script(name):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "zoo" / "speech-commands-gru" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"speech_{name}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_greedy_soup_keeps_only_runs_that_do_not_lower_validation_accuracy(monkeypatch):
+    """zoo/speech-commands-gru/soup.py: runs ordered by validation accuracy; an average is kept only if no worse."""
+    from pathlib import Path
+
+    import keras
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "zoo" / "speech-commands-gru"))
+    soup = _zoo_script("soup")
+    import test_draws
+
+    def model(value):
+        m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        m.set_weights([np.full((2, 1), value, "float32"), np.full((1,), value, "float32")])
+        return m
+
+    class Run:
+        def __init__(self, value):
+            self.model = model(value)
+
+    runs = {"a": Run(1.0), "b": Run(3.0), "c": Run(-5.0)}
+    np.testing.assert_allclose(soup.average_weights([runs["a"].model, runs["b"].model])[0], np.full((2, 1), 2.0))
+    # accuracy of a candidate = closeness of its first weight to 2 (the a+b average is best)
+    asked = []
+
+    def fake_accuracies(spotters, draws, split, first_draw=0):
+        asked.append(split)
+        return [{"preset": name, "accuracy": round(1.0 - abs(float(s.model.get_weights()[0][0, 0]) - 2.0) / 10, 4)}
+                for name, s in spotters.items()]
+
+    monkeypatch.setattr(test_draws, "draw_accuracies", fake_accuracies)
+    kept, accuracy = soup.greedy_soup(runs, draws=4, log=lambda line: None)
+    assert kept == ["a", "b"] and accuracy == 1.0  # c would pull the average away from 2
+    assert set(asked) == {"validation"}  # never the test voices
+    assert runs["a"].model.get_weights()[0][0, 0] == 1.0  # the runs' own weights are left as they were
+    with pytest.raises(ValueError, match="weight shapes differ"):
+        soup.average_weights([runs["a"].model, keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])])
+
+
+def test_card_lists_every_run_of_a_soup():
+    """The card of a soup names the common start and one reproducible command per ingredient run."""
+    recipe = _zoo_script("recipe")
+    start = {"epochs": 40, "learning_rate": 0.003, "seed": 1}
+    runs = [{"epochs": 30, "learning_rate": lr, "warp": 0.2, "seed": seed, "init_training": start}
+            for lr, seed in ((0.0015, 7), (0.001, 8))]
+    training = {"soup": ["A", "B"], "ingredients": runs, "validation_draws": 4, "soup_validation_accuracy_pooled": 0.98}
+    start_line, soup_line = recipe.training_lines(training, {}, ["ked_diphone"])
+    assert start_line.startswith("- Common start (START_PRESET), 1 runs")
+    assert "--learning-rate 0.0015 --warp 0.2 --festival-voice ked_diphone --seed 7" in soup_line
+    assert "--learning-rate 0.001 --warp 0.2 --festival-voice ked_diphone --seed 8" in soup_line
+    assert "98.00% pooled" in soup_line
+    runs[1]["init_training"] = {"epochs": 10}
+    with pytest.raises(ValueError, match="same weights"):
+        recipe.training_lines(training, {})

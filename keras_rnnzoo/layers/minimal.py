@@ -27,8 +27,11 @@ On a CPU with the TensorFlow or JAX backend, whole sequences run instead as
 a sequential loop in linear space (`linear_sequential_scan`, `keras.ops.scan`
 of `h = a h + b`): each step is two elementwise operations, which on a CPU
 beats O(log T) rounds of `logaddexp` over the whole sequence (2.8x faster
-at 1024 steps; docs/benchmarks.md). `use_sequential_scan` makes the choice;
-`force_sequential_scan` overrides it.
+at 1024 steps; docs/benchmarks.md). On JAX that loop is fused
+(`jax_minimal.fused_scan`): each step computes its own preactivations from
+`x_t`, and a hand-written backward pass recomputes them, so no
+whole-sequence tensor but the output goes through memory (another 2-2.4x).
+`use_sequential_scan` makes the choice; `force_sequential_scan` overrides it.
 """
 
 from __future__ import annotations
@@ -349,23 +352,10 @@ class _MinimalRNN(keras.layers.Layer):
             x = ops.flip(x, axis=1)
             if mask is not None:
                 mask = ops.flip(mask, axis=1)
-        k = ops.matmul(x, ops.cast(self.kernel, "float32"))
-        if self.bias is not None:
-            k = k + ops.cast(self.bias, "float32")
-        keep = None if mask is None else ops.expand_dims(ops.cast(mask, "bool"), -1)
-        if use_sequential_scan():
-            a, b = self.coefficients(k)
-            if keep is not None:
-                a = ops.where(keep, a, 1.0)  # state carried over
-                b = ops.where(keep, b, 0.0)  # nothing added
-            outputs = linear_sequential_scan(a, b, h0)
+        if use_sequential_scan() and keras.backend.backend() == "jax":
+            outputs = self._fused_jax_scan(x, h0, mask)
         else:
-            log_a, log_b = self.log_coefficients(k)
-            if keep is not None:
-                log_a = ops.where(keep, log_a, 0.0)  # a = 1: state carried over
-                log_b = ops.where(keep, log_b, _LOG_ZERO)  # b = 0: nothing added
-            log_decay, log_h = log_space_scan(log_a, log_b)
-            outputs = ops.exp(log_h) + ops.exp(log_decay) * ops.expand_dims(h0, 1)
+            outputs = self._scan(x, h0, mask)
         last = outputs[:, -1, :]
         if self.stateful:
             self.states[0].assign(ops.cast(last, self.states[0].dtype))
@@ -375,6 +365,39 @@ class _MinimalRNN(keras.layers.Layer):
         if self.return_state:
             return output, last
         return output
+
+    def _scan(self, x, h0, mask):
+        """All `h_t` from the whole sequence's coefficients: the linear loop or the log-space parallel scan."""
+        k = ops.matmul(x, ops.cast(self.kernel, "float32"))
+        if self.bias is not None:
+            k = k + ops.cast(self.bias, "float32")
+        keep = None if mask is None else ops.expand_dims(ops.cast(mask, "bool"), -1)
+        if use_sequential_scan():
+            a, b = self.coefficients(k)
+            if keep is not None:
+                a = ops.where(keep, a, 1.0)  # state carried over
+                b = ops.where(keep, b, 0.0)  # nothing added
+            return linear_sequential_scan(a, b, h0)
+        log_a, log_b = self.log_coefficients(k)
+        if keep is not None:
+            log_a = ops.where(keep, log_a, 0.0)  # a = 1: state carried over
+            log_b = ops.where(keep, log_b, _LOG_ZERO)  # b = 0: nothing added
+        log_decay, log_h = log_space_scan(log_a, log_b)
+        return ops.exp(log_h) + ops.exp(log_decay) * ops.expand_dims(h0, 1)
+
+    def _fused_jax_scan(self, x, h0, mask):
+        """All `h_t` by `jax_minimal.fused_scan` (JAX on the CPU: one loop, per-step preactivations)."""
+        from keras_rnnzoo.layers import jax_minimal
+
+        kernel = ops.cast(self.kernel, "float32")
+        bias = ops.cast(self.bias, "float32") if self.bias is not None else ops.zeros((kernel.shape[-1],), "float32")
+        time_major = ops.moveaxis(x, 1, 0)
+        if mask is None:
+            keep = ops.ones(ops.shape(time_major)[:2] + (1,), "float32")
+        else:
+            keep = ops.expand_dims(ops.cast(ops.moveaxis(mask, 1, 0), "float32"), -1)
+        outputs = jax_minimal.fused_scan(self.coefficients, time_major, kernel, bias, h0, keep)
+        return ops.moveaxis(outputs, 0, 1)
 
     def compute_output_shape(self, input_shape):
         batch, steps = input_shape[0], input_shape[1]

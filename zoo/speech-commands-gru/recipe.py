@@ -287,30 +287,70 @@ _TRAINING_FLAGS = {"epochs": "--epochs", "learning_rate": "--learning-rate", "sp
                    "patience": "--patience"}
 
 
-def training_lines(training: dict, metrics: dict) -> list[str]:
-    """The card's account of the training run(s), with the commands that reproduce them.
+def _run_summary(training: dict, epochs_run, seconds) -> str:
+    return (f"{training.get('epochs')} epochs planned, {epochs_run} run (early stopping on validation "
+            f"accuracy; {seconds} s on this 2-core CPU machine), seed {training.get('seed')}, AdamW "
+            f"with cosine decay from {training.get('learning_rate')}, batch {training.get('batch_size')}")
 
-    A preset trained with `--init` records the training of the preset it
-    started from (`init_training`); every run of that chain is listed.
-    """
-    run = (f"{training.get('epochs')} epochs planned, {metrics['epochs_run']} run (early stopping on validation "
-           f"accuracy; {metrics['train_seconds']} s on this 2-core CPU machine), seed {training.get('seed')}, AdamW "
-           f"with cosine decay from {training.get('learning_rate')}, batch {training.get('batch_size')}")
+
+def _chain(training: dict) -> list[dict]:
+    """The runs that led to `training`, first run first (`--init` runs record the run they started from)."""
     chain = [training]
     while chain[-1].get("init_training"):
         chain.append(chain[-1]["init_training"])
-    if len(chain) == 1:
-        return [f"- Training: {run}; `python zoo/speech-commands-gru/recipe.py` with its defaults."]
-    chain.reverse()
+    return chain[::-1]
+
+
+def _flags(run: dict, defaults: dict, extra: str = "") -> str:
+    flags = [f"{flag} {run[key]:g}" for key, flag in _TRAINING_FLAGS.items() if key in run and run[key] != defaults.get(key)]
+    return " ".join(flags + ([extra] if extra else []))
+
+
+def _chain_steps(chain: list[dict]) -> list[str]:
+    """One recipe command per run of a chain (the first run is the recipe's defaults)."""
     steps = [f"`python zoo/speech-commands-gru/recipe.py` with its defaults ({chain[0].get('epochs')} epochs planned, "
              f"AdamW from {chain[0].get('learning_rate')})"]
-    defaults = {**vars(parse_args([])), **chain[0]}  # the first run is the recipe's defaults
+    defaults = {**vars(parse_args([])), **chain[0]}
     for number, after in enumerate(chain[1:], start=1):
-        flags = " ".join(f"{flag} {after[key]:g}" for key, flag in _TRAINING_FLAGS.items()
-                         if key in after and after[key] != defaults.get(key))
-        steps.append(f"`python zoo/speech-commands-gru/recipe.py --init RUN{number}_PRESET {flags}`")
-    return [f"- Training, {len(chain)} runs, each from the weights of the one before: " + "; then ".join(steps)
-            + f". The last: {run}."]
+        steps.append(f"`python zoo/speech-commands-gru/recipe.py --init RUN{number}_PRESET {_flags(after, defaults)}`")
+    return steps
+
+
+def training_lines(training: dict, metrics: dict, festival_voices=()) -> list[str]:
+    """The card's account of the training run(s), with the commands that reproduce them.
+
+    A preset trained with `--init` records the training of the preset it
+    started from (`init_training`); every run of that chain is listed. A
+    model soup (`soup.py`) lists its ingredient runs, which share their start.
+    """
+    if "soup" in training:
+        return _soup_lines(training, festival_voices)
+    run = _run_summary(training, metrics["epochs_run"], metrics["train_seconds"])
+    chain = _chain(training)
+    if len(chain) == 1:
+        return [f"- Training: {run}; `python zoo/speech-commands-gru/recipe.py` with its defaults."]
+    return [f"- Training, {len(chain)} runs, each from the weights of the one before: "
+            + "; then ".join(_chain_steps(chain)) + f". The last: {run}."]
+
+
+def _soup_lines(training: dict, festival_voices) -> list[str]:
+    chains = [_chain(ingredient) for ingredient in training["ingredients"]]
+    start = chains[0][:-1]
+    if not start or any(chain[:-1] != start for chain in chains):
+        raise ValueError("The runs of a model soup must be fine-tuned from the same weights.")
+    defaults = {**vars(parse_args([])), **start[0]}
+    extra = " ".join(f"--festival-voice {voice}" for voice in festival_voices)
+    runs = [f"`python zoo/speech-commands-gru/recipe.py --init START_PRESET {_flags(chain[-1], defaults, extra)} "
+            f"--seed {chain[-1].get('seed')}`" for chain in chains]
+    return [
+        f"- Common start (START_PRESET), {len(start)} runs, each from the weights of the one before: "
+        + "; then ".join(_chain_steps(start)) + ".",
+        f"- Weights: the average of {len(runs)} runs from that start, a greedy model soup "
+        f"(`python zoo/speech-commands-gru/soup.py RUN_PRESET... --output SOUP`: runs ordered by accuracy on "
+        f"{training.get('validation_draws')} draws of the validation voices, each kept only if the average with it "
+        f"is at least as accurate there; {training['soup_validation_accuracy_pooled']:.2%} pooled): "
+        + "; ".join(runs) + ".",
+    ]
 
 
 def write_card(path, metrics, settings, corpus_summary, command, training):
@@ -336,7 +376,7 @@ def write_card(path, metrics, settings, corpus_summary, command, training):
         "no recorded speech. Split by voice: whole espeak-ng variants and flite speakers are held out.",
         f"- Train / validation / test clips: {metrics['clips']['train']} / {metrics['clips']['validation']} / "
         f"{test['clips']} (unknown and silence balanced as in `list_examples`).",
-        *training_lines(training, metrics),
+        *training_lines(training, metrics, corpus_summary.get("settings", {}).get("festival_voices", ())),
         f"- Augmentation: background noise (white, pink, brown, hum, babble) at {training.get('min_snr', 0):g}-30 dB "
         f"SNR, speed perturbation (+-{training.get('speed', 0):g}, resampled with soxr), gain, "
         f"time shift, {training.get('context_seconds', 0.5):g} s of preceding audio (another clip's tail or noise), "

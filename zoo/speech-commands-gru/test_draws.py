@@ -10,7 +10,7 @@ precisely than one draw allows; never to train or select on. To choose
 between training runs, use `--split validation` (draws of the validation
 voices, which no run trains on) instead.
 
-    python zoo/speech-commands-gru/test_draws.py [PRESET ...] [--draws 4] [--split validation]
+    python zoo/speech-commands-gru/test_draws.py [PRESET ...] [--draws 4] [--first-draw 0] [--split validation]
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ import argparse
 import json
 
 
-def draw_accuracies(spotters: dict, draws: int, split: str = "test") -> list[dict]:
-    """One row per preset: accuracy per draw of `split`'s voices and over all draws pooled."""
+def draw_accuracies(spotters: dict, draws: int, split: str = "test", first_draw: int = 0) -> list[dict]:
+    """One row per preset: accuracy per draw of `split`'s voices and over all draws pooled.
+
+    Draws use corpus seeds `first_draw .. first_draw + draws - 1`.
+    """
     import numpy as np
 
     from keras_rnnzoo.data import speech_commands
@@ -29,7 +32,7 @@ def draw_accuracies(spotters: dict, draws: int, split: str = "test") -> list[dic
     first = next(iter(spotters.values()))
     settings = dict(first.card.get("corpus", {}))
     data = []
-    for seed in range(draws):
+    for seed in range(first_draw, first_draw + draws):
         folder = held_out_corpus({**settings, "seed": seed}, split)
         data.append(speech_commands.load_examples(speech_commands.list_examples(folder, split, seed=0)))
     rows = []
@@ -47,15 +50,20 @@ def draw_accuracies(spotters: dict, draws: int, split: str = "test") -> list[dic
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", default=["speech-commands-gru"], help="preset names or folders")
-    parser.add_argument("--draws", type=int, default=4, help="draws of the voices (corpus seeds 0..N-1)")
+    parser.add_argument("--draws", type=int, default=4, help="number of draws of the voices")
+    parser.add_argument("--first-draw", type=int, default=0,
+                        help="corpus seed of the first draw (draw 0 is the card's test set); later seeds give "
+                             "fresh draws for a check that no earlier choice has seen")
     parser.add_argument("--split", choices=("test", "validation"), default="test",
                         help="whose voices: the test voices (reporting) or the validation voices (choosing runs)")
     args = parser.parse_args(argv)
     if args.draws < 1:
         parser.error(f"--draws must be at least 1; got {args.draws}")
+    if args.first_draw < 0:
+        parser.error(f"--first-draw must be 0 or more; got {args.first_draw}")
     from keras_rnnzoo import zoo
 
-    for row in draw_accuracies({name: zoo.load(name) for name in args.presets}, args.draws, args.split):
+    for row in draw_accuracies({name: zoo.load(name) for name in args.presets}, args.draws, args.split, args.first_draw):
         print(json.dumps(row))
 
 
