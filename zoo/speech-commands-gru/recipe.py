@@ -356,6 +356,9 @@ def _soup_lines(training: dict, festival_voices) -> list[str]:
 def write_card(path, metrics, settings, corpus_summary, command, training):
     test = metrics["test"]
     names = test["confusion_matrix"]["labels"]
+    festival_voices = corpus_summary.get("settings", {}).get("festival_voices", ())
+    synthesizers = "espeak-ng and flite" + (f", plus festival's {', '.join(festival_voices)} in training" if festival_voices else "")
+    last_run = training["ingredients"][0] if "soup" in training else training  # a soup's runs share augmentation
     lines = [
         f"# {NAME}",
         "",
@@ -371,16 +374,16 @@ def write_card(path, metrics, settings, corpus_summary, command, training):
         f"(Keras, {metrics['backend']} backend, this machine; TFLite is faster).",
         "",
         "## Data",
-        "- Trained only on speech synthesized with espeak-ng and flite "
+        f"- Trained only on speech synthesized with {synthesizers} "
         f"({corpus_summary.get('voices', '?')} voices, Speech Commands v2 layout, `keras_rnnzoo.data.speech_synth`); "
         "no recorded speech. Split by voice: whole espeak-ng variants and flite speakers are held out.",
         f"- Train / validation / test clips: {metrics['clips']['train']} / {metrics['clips']['validation']} / "
         f"{test['clips']} (unknown and silence balanced as in `list_examples`).",
-        *training_lines(training, metrics, corpus_summary.get("settings", {}).get("festival_voices", ())),
-        f"- Augmentation: background noise (white, pink, brown, hum, babble) at {training.get('min_snr', 0):g}-30 dB "
-        f"SNR, speed perturbation (+-{training.get('speed', 0):g}, resampled with soxr), gain, "
-        f"time shift, {training.get('context_seconds', 0.5):g} s of preceding audio (another clip's tail or noise), "
-        "SpecAugment" + (f" with a +-{training['warp']:g} frequency warp (VTLP)" if training.get("warp") else "")
+        *training_lines(training, metrics, festival_voices),
+        f"- Augmentation: background noise (white, pink, brown, hum, babble) at {last_run.get('min_snr', 0):g}-30 dB "
+        f"SNR, speed perturbation (+-{last_run.get('speed', 0):g}, resampled with soxr), gain, "
+        f"time shift, {last_run.get('context_seconds', 0.5):g} s of preceding audio (another clip's tail or noise), "
+        "SpecAugment" + (f" with a +-{last_run['warp']:g} frequency warp (VTLP)" if last_run.get("warp") else "")
         + "; reverberation and rate/pitch in the corpus.",
         "",
         "## Results (held-out synthetic test voices)",
@@ -409,8 +412,9 @@ def write_card(path, metrics, settings, corpus_summary, command, training):
         "- English keywords only; one keyword per second at most in streaming (repeat suppression).",
         "",
         "## License",
-        "Apache-2.0 (weights and code). espeak-ng (GPL-3.0) and flite (BSD-like) were used as tools to make "
-        "training data; none of their code or data is shipped.",
+        "Apache-2.0 (weights and code). espeak-ng (GPL-3.0) and flite (BSD-like)"
+        + (" and festival (X11-style license) with its voices" if festival_voices else "")
+        + " were used as tools to make training data; none of their code or data is shipped.",
         "",
     ]
     Path(path).write_text("\n".join(lines))
