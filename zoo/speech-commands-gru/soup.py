@@ -29,9 +29,11 @@ def average_weights(models) -> list:
 
 
 def greedy_soup(spotters: dict, draws: int, log=print) -> tuple[list[str], float]:
-    """Names of the runs in the greedy soup and its pooled validation accuracy."""
-    import copy
+    """Names of the runs in the greedy soup and its pooled validation accuracy.
 
+    The best run's model holds each trial average while it is measured and
+    gets its own weights back at the end.
+    """
     from test_draws import draw_accuracies
 
     scores = {row["preset"]: row["accuracy"] for row in draw_accuracies(spotters, draws, "validation")}
@@ -39,17 +41,18 @@ def greedy_soup(spotters: dict, draws: int, log=print) -> tuple[list[str], float
     for name in order:
         log(json.dumps({"run": name, "validation_accuracy": scores[name]}))
     soup, best = [order[0]], scores[order[0]]
-    trial = copy.copy(spotters[order[0]])
-    trial.model = spotters[order[0]].model  # the weights are replaced below and restored at the end
+    trial = spotters[order[0]]
     original = trial.model.get_weights()
-    for name in order[1:]:
-        trial.model.set_weights(average_weights([spotters[n].model for n in soup + [name]]))
-        accuracy = draw_accuracies({"soup": trial}, draws, "validation")[0]["accuracy"]
-        kept = accuracy >= best
-        log(json.dumps({"add": name, "soup_validation_accuracy": accuracy, "kept": kept}))
-        if kept:
-            soup, best = soup + [name], accuracy
-    trial.model.set_weights(original)
+    try:
+        for name in order[1:]:
+            trial.model.set_weights(average_weights([spotters[n].model for n in soup + [name]]))
+            accuracy = draw_accuracies({"soup": trial}, draws, "validation")[0]["accuracy"]
+            kept = accuracy >= best
+            log(json.dumps({"add": name, "soup_validation_accuracy": accuracy, "kept": kept}))
+            if kept:
+                soup, best = soup + [name], accuracy
+    finally:
+        trial.model.set_weights(original)
     return soup, best
 
 
