@@ -301,3 +301,23 @@ def test_recipe_weighting_scales_only_the_mask_column():
     np.testing.assert_array_equal(plain[1][..., 0], weighted[1][..., 0])
     ratio = weighted[1][..., 1].max(axis=1) / np.maximum(plain[1][..., 1].max(axis=1), 1e-9)
     assert np.all((ratio >= 0.1) & (ratio <= 30.0)) and not np.allclose(ratio, 1.0)
+
+
+
+def test_diagnosis_seasonal_profile_is_the_mean_pattern_plus_the_last_level():
+    """zoo/rnn-forecaster/diagnose.py's smoothed seasonal baseline, on a series with a known pattern."""
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "zoo" / "rnn-forecaster" / "diagnose.py"
+    spec = importlib.util.spec_from_file_location("forecaster_diagnose", script)
+    diagnose = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(diagnose)
+    pattern = np.array([3.0, -1.0, -2.0, 0.0])
+    history = np.tile(pattern, 12) + 10.0
+    history[-4:] += 5.0  # the last season's level is 15
+    for seasons in (2, 8):
+        forecast = diagnose.seasonal_profile_forecast(history, 4, horizon=6, seasons=seasons)
+        np.testing.assert_allclose(forecast, 15.0 + pattern[[0, 1, 2, 3, 0, 1]])
+    np.testing.assert_allclose(diagnose.seasonal_profile_forecast(history, 1, 3, 2), [history[-1]] * 3)
+    short = history[:7]  # under two seasons: no seasonal pattern, the last value
+    np.testing.assert_allclose(diagnose.seasonal_profile_forecast(short, 4, 2, 2), [short[-1]] * 2)

@@ -1,0 +1,111 @@
+"""Where the forecaster loses to ETS: rel. MASE by season length, and two alternatives.
+
+For every evaluation series (the sets of `rnnzoo evaluate rnn-forecaster`)
+this scores, on the same last horizon: the forecaster's median, seasonal
+naive, statsmodels ETS, the average of the forecaster and ETS (point and
+quantiles), and a smoothed seasonal profile (the mean pattern of the last K
+seasons of the context plus the last season's level; K = 2, 4, 8). It
+prints the aggregate table per method and the geometric-mean MASE relative
+to seasonal naive per season length. Needs `pip install 'keras-rnnzoo[zoo]'`.
+
+    python zoo/rnn-forecaster/diagnose.py [PRESET] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+
+import numpy as np
+
+
+def seasonal_profile_forecast(history: np.ndarray, season_length: int, horizon: int, seasons: int,
+                              context_length: int = 96) -> np.ndarray:
+    """Last season's level plus the mean seasonal pattern of the last `seasons` seasons of the context."""
+    from keras_rnnzoo.zoo.forecaster import effective_season
+
+    context = history[-context_length:]
+    season = effective_season(len(context), season_length)
+    if season <= 1:
+        return np.repeat(context[-1], horizon)
+    count = min(seasons, len(context) // season)
+    block = context[len(context) - count * season :].reshape(count, season)
+    profile = (block - block.mean(axis=1, keepdims=True)).mean(axis=0)
+    return block[-1].mean() + profile[np.arange(horizon) % season]
+
+
+def diagnose(forecaster) -> dict:
+    from keras_rnnzoo.data import series as series_data
+    from keras_rnnzoo.zoo import forecaster_eval as fe
+    from keras_rnnzoo.zoo.forecaster import clean_history
+
+    training = series_data.training_real_series()
+    sets = {"zero_shot": series_data.heldout_series(training), "in_domain": training}
+    report = {}
+    for key, records in sets.items():
+        per_method = defaultdict(list)
+        by_season = defaultdict(lambda: defaultdict(list))
+        names = []
+        for record in records:
+            split = fe.split_last_horizon(record.values, record.season_length)
+            if split is None:
+                continue
+            train, test, h = split
+            scale = fe._mase_scale(train, record.season_length)
+            try:
+                filled, _ = clean_history(train, name=record.name)
+            except ValueError:
+                continue
+            if not scale > 0:
+                continue
+            _, grid = forecaster.forecast_arrays([train], [record.season_length], h, fe.LEVELS)
+            rnn = (grid[0][fe.LEVELS.index(0.5)], grid[0])
+            ets = fe.ets_forecast(train, record.season_length, h)
+            naive = fe.seasonal_naive_forecast(train, record.season_length, h)
+            candidates = {"rnn-forecaster": rnn, "seasonal_naive": naive, "ets": ets,
+                          "average_rnn_ets": ((rnn[0] + ets[0]) / 2, (rnn[1] + ets[1]) / 2)}
+            for seasons in (2, 4, 8):
+                point = seasonal_profile_forecast(filled, record.season_length, h, seasons)
+                candidates[f"seasonal_profile_{seasons}"] = (point, np.repeat(point[None], len(fe.LEVELS), 0))
+            naive_mase = fe.score(test, *naive, scale)["mase"]
+            for method, (point, quantiles) in candidates.items():
+                row = fe.score(test, point, quantiles, scale)
+                per_method[method].append(row)
+                by_season[method][record.season_length].append(np.log(row["mase"] / naive_mase))
+            names.append(record.name)
+        report[key] = {
+            **fe.aggregate(per_method, names),
+            "rel_mase_by_season_length": {
+                method: {str(m): {"series": len(v), "rel_mase": round(float(np.exp(np.mean(v))), 3)}
+                         for m, v in sorted(seasons.items())}
+                for method, seasons in by_season.items()
+            },
+        }
+    return report
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("preset", nargs="?", default="rnn-forecaster")
+    parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    args = parser.parse_args(argv)
+    from keras_rnnzoo import zoo
+
+    report = diagnose(zoo.load(args.preset))
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return
+    for key, block in report.items():
+        for method, values in block["methods"].items():
+            print(f"{key:9} {method:20} rel. MASE {values['mase_gmean_rel_snaive']:.3f}  "
+                  f"wQL {values['wql']:.4f}  80% coverage {values['coverage_80']:.1%}"
+                  + ("  (point forecast only)" if method.startswith("seasonal_profile") else ""))
+        for method in block["rel_mase_by_season_length"]:
+            parts = ", ".join(f"m={m}: {v['rel_mase']} ({v['series']})"
+                              for m, v in block["rel_mase_by_season_length"][method].items())
+            print(f"{key:9} {method:20} by season length: {parts}")
+
+
+if __name__ == "__main__":
+    main()
