@@ -6,10 +6,15 @@
 (None, 1)
 """
 
-from keras_rnnzoo._startup import quiet_keras_import as _quiet_keras_import, started_by_cli as _started_by_cli
+from keras_rnnzoo._startup import query_devices as _query_devices
+from keras_rnnzoo._startup import quiet_keras_import as _quiet_keras_import
+from keras_rnnzoo._startup import started_by_cli as _started_by_cli
 
-with _quiet_keras_import(enabled=_started_by_cli()):  # the CLI hides TensorFlow's startup INFO lines
+with _quiet_keras_import(enabled=_started_by_cli()):  # the CLI hides TensorFlow's startup chatter
     import keras as _keras  # noqa: F401
+
+    if _started_by_cli():
+        _query_devices()
 
 from keras_rnnzoo import layers  # noqa: E402
 from keras_rnnzoo._version import __version__

@@ -10,6 +10,13 @@ captured except those INFO lines is written back to stderr (warnings and
 errors stay, and everything stays when the import fails). `rnnzoo --debug`,
 and every other program that imports keras_rnnzoo, see the lines as they come.
 
+TensorFlow also logs an ERROR line, "failed call to cuInit", the first time
+it looks for devices on a machine with its CUDA build but no NVIDIA GPU.
+The command line makes TensorFlow look for devices inside the capture
+(`query_devices`) and drops that line only when the machine has no NVIDIA
+device node (`/dev/nvidia0`, ...); where a GPU is present, it stays, since
+it then means a driver problem.
+
 Example:
 
 >>> with quiet_keras_import():
@@ -35,9 +42,37 @@ _STARTUP_NOISE = re.compile(
 )
 
 
-def startup_noise(line: str) -> bool:
-    """Whether a captured stderr line is TensorFlow's native startup INFO chatter."""
-    return bool(_STARTUP_NOISE.match(line.rstrip("\n")))
+# TensorFlow's CUDA platform without a GPU ("E0000 ... cuda_platform.cc:52] failed call to cuInit: ...").
+_NO_GPU_CUINIT = re.compile(r"^E\d{4} \d\d:\d\d:\S+\s+\d+ \S+:\d+\] failed call to cuInit: .*$")
+
+
+def nvidia_device_present() -> bool:
+    """Whether the machine has an NVIDIA device node (`/dev/nvidia0`, ...)."""
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def startup_noise(line: str, gpu_present: bool | None = None) -> bool:
+    """Whether a captured stderr line is TensorFlow's native startup chatter.
+
+    `gpu_present` (default: `nvidia_device_present()`) decides whether the
+    failed-cuInit line is noise (no GPU) or a driver problem worth showing.
+    """
+    line = line.rstrip("\n")
+    if _STARTUP_NOISE.match(line):
+        return True
+    if _NO_GPU_CUINIT.match(line):
+        return not (nvidia_device_present() if gpu_present is None else gpu_present)
+    return False
+
+
+def query_devices() -> None:
+    """Make TensorFlow look for its devices now (a no-op on the other backends)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
 
 
 def started_by_cli() -> bool:
@@ -72,7 +107,9 @@ def quiet_keras_import(enabled: bool = True) -> Iterator[None]:
             os.close(saved)
             capture.seek(0)
             text = capture.read().decode("utf-8", errors="replace")
-            kept = [line for line in text.splitlines(keepends=True) if failed or not startup_noise(line)]
+            gpu_present = nvidia_device_present()
+            kept = [line for line in text.splitlines(keepends=True)
+                    if failed or not startup_noise(line, gpu_present)]
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()

@@ -1,4 +1,4 @@
-"""The `rnnzoo` command hides TensorFlow's native startup INFO lines, and only those."""
+"""The `rnnzoo` command hides TensorFlow's native startup INFO lines (and, without a GPU, its failed-cuInit line), and only those."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_rnnzoo._startup import quiet_keras_import, started_by_cli, startup_noise
+from keras_rnnzoo._startup import nvidia_device_present, quiet_keras_import, started_by_cli, startup_noise
 
 pytestmark = pytest.mark.backend_independent
 
@@ -30,6 +30,16 @@ KEPT = [
     "UserWarning: something a user should see",
     "I think therefore I am",
 ]
+
+
+CUINIT = ("E0000 00:00:1795728050.294339   14715 cuda_platform.cc:52] failed call to cuInit: INTERNAL: "
+          "CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)")
+
+
+def test_failed_cuinit_is_noise_only_without_a_gpu():
+    assert startup_noise(CUINIT, gpu_present=False)
+    assert not startup_noise(CUINIT, gpu_present=True)  # with a GPU it means a driver problem
+    assert startup_noise(CUINIT) == (not nvidia_device_present())
 
 
 @pytest.mark.parametrize("line", TF_STARTUP)
@@ -79,6 +89,8 @@ def test_rnnzoo_command_stderr_has_no_tensorflow_startup_lines():
     quiet = subprocess.run([str(script), "models", "--json"], capture_output=True, text=True, env=env)
     assert quiet.returncode == 0, quiet.stderr
     assert not [line for line in quiet.stderr.splitlines() if startup_noise(line)], quiet.stderr
+    if not nvidia_device_present():
+        assert "failed call to cuInit" not in quiet.stderr, quiet.stderr
     debug = subprocess.run([str(script), "--debug", "models", "--json"], capture_output=True, text=True, env=env)
     assert debug.returncode == 0 and debug.stdout == quiet.stdout
     # On this TensorFlow the lines exist, so the filter above had work to do.
