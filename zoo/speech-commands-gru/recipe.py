@@ -306,13 +306,17 @@ def _flags(run: dict, defaults: dict, extra: str = "") -> str:
     return " ".join(flags + ([extra] if extra else []))
 
 
-def _chain_steps(chain: list[dict]) -> list[str]:
-    """One recipe command per run of a chain (the first run is the recipe's defaults)."""
+def _chain_steps(chain: list[dict], last_extra: str = "") -> list[str]:
+    """One recipe command per run of a chain (the first run is the recipe's defaults).
+
+    `last_extra` (flags such as `--festival-voice ...`) goes on the last run's command.
+    """
     steps = [f"`python zoo/speech-commands-gru/recipe.py` with its defaults ({chain[0].get('epochs')} epochs planned, "
              f"AdamW from {chain[0].get('learning_rate')})"]
     defaults = {**vars(parse_args([])), **chain[0]}
     for number, after in enumerate(chain[1:], start=1):
-        steps.append(f"`python zoo/speech-commands-gru/recipe.py --init RUN{number}_PRESET {_flags(after, defaults)}`")
+        extra = last_extra if number == len(chain) - 1 else ""
+        steps.append(f"`python zoo/speech-commands-gru/recipe.py --init RUN{number}_PRESET {_flags(after, defaults, extra)}`")
     return steps
 
 
@@ -329,8 +333,9 @@ def training_lines(training: dict, metrics: dict, festival_voices=()) -> list[st
     chain = _chain(training)
     if len(chain) == 1:
         return [f"- Training: {run}; `python zoo/speech-commands-gru/recipe.py` with its defaults."]
+    extra = " ".join(f"--festival-voice {voice}" for voice in festival_voices)
     return [f"- Training, {len(chain)} runs, each from the weights of the one before: "
-            + "; then ".join(_chain_steps(chain)) + f". The last: {run}."]
+            + "; then ".join(_chain_steps(chain, extra)) + f". The last: {run}."]
 
 
 def _soup_lines(training: dict, festival_voices) -> list[str]:
