@@ -10,10 +10,11 @@ from keras_rnnzoo._startup import query_devices as _query_devices
 from keras_rnnzoo._startup import quiet_keras_import as _quiet_keras_import
 from keras_rnnzoo._startup import started_by_cli as _started_by_cli
 
-with _quiet_keras_import(enabled=_started_by_cli()):  # the CLI hides TensorFlow's startup chatter
+_CLI = _started_by_cli()
+with _quiet_keras_import(enabled=_CLI):  # the CLI hides TensorFlow's startup chatter
     import keras as _keras  # noqa: F401
 
-    if _started_by_cli():
+    if _CLI:
         _query_devices()
 
 from keras_rnnzoo import layers  # noqa: E402

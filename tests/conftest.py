@@ -274,3 +274,14 @@ def assert_close(actual, expected, atol: float = ATOL, rtol: float = RTOL, what:
         a, e = np.asarray(a), np.asarray(e)
         assert a.shape == e.shape, (what, index, a.shape, e.shape)
         np.testing.assert_allclose(a, e, atol=atol, rtol=rtol, err_msg=f"{what} [{index}]")
+
+
+def zoo_script(model: str, name: str):
+    """Import `zoo/MODEL/NAME.py` (a recipe's helper script) as a module, without running it."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "zoo" / model / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"zoo_{model.replace('-', '_')}_{name}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

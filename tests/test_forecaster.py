@@ -7,6 +7,7 @@ import importlib.util
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import zoo_script
 
 from keras_rnnzoo import zoo
 from keras_rnnzoo.cli.train import load_recipe
@@ -306,12 +307,7 @@ def test_recipe_weighting_scales_only_the_mask_column():
 
 def test_diagnosis_seasonal_profile_is_the_mean_pattern_plus_the_last_level():
     """zoo/rnn-forecaster/diagnose.py's smoothed seasonal baseline, on a series with a known pattern."""
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "zoo" / "rnn-forecaster" / "diagnose.py"
-    spec = importlib.util.spec_from_file_location("forecaster_diagnose", script)
-    diagnose = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(diagnose)
+    diagnose = zoo_script("rnn-forecaster", "diagnose")
     pattern = np.array([3.0, -1.0, -2.0, 0.0])
     history = np.tile(pattern, 12) + 10.0
     history[-4:] += 5.0  # the last season's level is 15

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import zoo_script
 
 pytest.importorskip("soundfile", reason="the speech loaders read WAV files with soundfile ([speech] extra)")
 
@@ -147,16 +148,11 @@ def test_recipe_trains_on_batches_whose_length_changes_after_the_first_two():
 
 def test_test_draws_pools_every_draw_of_the_test_voices(corpus, tmp_path, monkeypatch):
     """zoo/speech-commands-gru/test_draws.py: accuracy per draw and pooled, one corpus seed per draw."""
-    import importlib.util
     import shutil
-    from pathlib import Path
 
     from keras_rnnzoo.zoo import keyword_spotter
 
-    script = Path(__file__).resolve().parents[1] / "zoo" / "speech-commands-gru" / "test_draws.py"
-    spec = importlib.util.spec_from_file_location("test_draws", script)
-    test_draws = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(test_draws)
+    test_draws = zoo_script("speech-commands-gru", "test_draws")
     second = tmp_path / "draw1"
     shutil.copytree(corpus, second)
     (second / "testing_list.txt").write_text("yes/3f6a7b22_nohash_0.wav\n")  # a smaller second draw
@@ -198,17 +194,6 @@ def test_held_out_corpus_is_only_for_held_out_splits(tmp_path, monkeypatch):
     assert not any(tmp_path.iterdir())  # nothing written
 
 
-def _zoo_script(name):
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "zoo" / "speech-commands-gru" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"speech_{name}", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_greedy_soup_keeps_only_runs_that_do_not_lower_validation_accuracy(monkeypatch):
     """zoo/speech-commands-gru/soup.py: runs ordered by validation accuracy; an average is kept only if no worse."""
     from pathlib import Path
@@ -216,7 +201,7 @@ def test_greedy_soup_keeps_only_runs_that_do_not_lower_validation_accuracy(monke
     import keras
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "zoo" / "speech-commands-gru"))
-    soup = _zoo_script("soup")
+    soup = zoo_script("speech-commands-gru", "soup")
     import test_draws
 
     def model(value):
@@ -225,6 +210,8 @@ def test_greedy_soup_keeps_only_runs_that_do_not_lower_validation_accuracy(monke
         return m
 
     class Run:
+        card = {"corpus": {}}
+
         def __init__(self, value):
             self.model = model(value)
 
@@ -233,12 +220,17 @@ def test_greedy_soup_keeps_only_runs_that_do_not_lower_validation_accuracy(monke
     # accuracy of a candidate = closeness of its first weight to 2 (the a+b average is best)
     asked = []
 
-    def fake_accuracies(spotters, draws, split, first_draw=0):
+    def fake_draws(settings, draws, split, first_draw=0):
         asked.append(split)
+        return ["draws"]
+
+    def fake_accuracies(spotters, data):
+        assert data == ["draws"]
         return [{"preset": name, "accuracy": round(1.0 - abs(float(s.model.get_weights()[0][0, 0]) - 2.0) / 10, 4)}
                 for name, s in spotters.items()]
 
-    monkeypatch.setattr(test_draws, "draw_accuracies", fake_accuracies)
+    monkeypatch.setattr(test_draws, "load_draws", fake_draws)
+    monkeypatch.setattr(test_draws, "pooled_accuracies", fake_accuracies)
     kept, accuracy = soup.greedy_soup(runs, draws=4, log=lambda line: None)
     assert kept == ["a", "b"] and accuracy == 1.0  # c would pull the average away from 2
     assert set(asked) == {"validation"}  # never the test voices
@@ -249,7 +241,7 @@ def test_greedy_soup_keeps_only_runs_that_do_not_lower_validation_accuracy(monke
 
 def test_card_lists_every_run_of_a_soup():
     """The card of a soup names the common start and one reproducible command per ingredient run."""
-    recipe = _zoo_script("recipe")
+    recipe = zoo_script("speech-commands-gru", "recipe")
     start = {"epochs": 40, "learning_rate": 0.003, "seed": 1}
     runs = [{"epochs": 30, "learning_rate": lr, "warp": 0.2, "seed": seed, "init_training": start}
             for lr, seed in ((0.0015, 7), (0.001, 8))]

@@ -127,8 +127,14 @@ def score(test: np.ndarray, point: np.ndarray, quantiles: np.ndarray, scale: flo
     }
 
 
-def evaluate_records(forecaster, records, methods=("rnn-forecaster", "seasonal_naive", "ets")) -> dict[str, Any]:
-    """Metrics per method on the last horizon of each record."""
+def evaluation_cases(records) -> list[tuple]:
+    """`(record, train, test, horizon, mase_scale)` for every record the methods can be compared on.
+
+    Records too short to split, with a zero MASE scale, or whose training
+    part the forecaster refuses (`clean_history`) are skipped.
+    """
+    from keras_rnnzoo.zoo.forecaster import clean_history
+
     cases = []
     for record in records:
         split = split_last_horizon(record.values, record.season_length)
@@ -139,13 +145,17 @@ def evaluate_records(forecaster, records, methods=("rnn-forecaster", "seasonal_n
         if not (scale > 0):
             continue
         try:  # the same series for every method: those the forecaster accepts
-            from keras_rnnzoo.zoo.forecaster import clean_history
-
             clean_history(train, name=record.name)
         except ValueError as error:
             _log.info("Skipping %s: %s", record.name, error)
             continue
         cases.append((record, train, test, h, scale))
+    return cases
+
+
+def evaluate_records(forecaster, records, methods=("rnn-forecaster", "seasonal_naive", "ets")) -> dict[str, Any]:
+    """Metrics per method on the last horizon of each record."""
+    cases = evaluation_cases(records)
     per_method: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     if "rnn-forecaster" in methods:
         by_horizon: dict[int, list[int]] = {}

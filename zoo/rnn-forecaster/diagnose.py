@@ -47,18 +47,8 @@ def diagnose(forecaster) -> dict:
         per_method = defaultdict(list)
         by_season = defaultdict(lambda: defaultdict(list))
         names = []
-        for record in records:
-            split = fe.split_last_horizon(record.values, record.season_length)
-            if split is None:
-                continue
-            train, test, h = split
-            scale = fe._mase_scale(train, record.season_length)
-            try:
-                filled, _ = clean_history(train, name=record.name)
-            except ValueError:
-                continue
-            if not scale > 0:
-                continue
+        for record, train, test, h, scale in fe.evaluation_cases(records):
+            filled, _ = clean_history(train, name=record.name)
             _, grid = forecaster.forecast_arrays([train], [record.season_length], h, fe.LEVELS)
             rnn = (grid[0][fe.LEVELS.index(0.5)], grid[0])
             ets = fe.ets_forecast(train, record.season_length, h)

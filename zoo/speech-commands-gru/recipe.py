@@ -301,6 +301,10 @@ def _chain(training: dict) -> list[dict]:
     return chain[::-1]
 
 
+def _festival_flags(voices) -> str:
+    return " ".join(f"--festival-voice {voice}" for voice in voices)
+
+
 def _flags(run: dict, defaults: dict, extra: str = "") -> str:
     flags = [f"{flag} {run[key]:g}" for key, flag in _TRAINING_FLAGS.items() if key in run and run[key] != defaults.get(key)]
     return " ".join(flags + ([extra] if extra else []))
@@ -333,9 +337,8 @@ def training_lines(training: dict, metrics: dict, festival_voices=()) -> list[st
     chain = _chain(training)
     if len(chain) == 1:
         return [f"- Training: {run}; `python zoo/speech-commands-gru/recipe.py` with its defaults."]
-    extra = " ".join(f"--festival-voice {voice}" for voice in festival_voices)
     return [f"- Training, {len(chain)} runs, each from the weights of the one before: "
-            + "; then ".join(_chain_steps(chain, extra)) + f". The last: {run}."]
+            + "; then ".join(_chain_steps(chain, _festival_flags(festival_voices))) + f". The last: {run}."]
 
 
 def _soup_lines(training: dict, festival_voices) -> list[str]:
@@ -344,7 +347,7 @@ def _soup_lines(training: dict, festival_voices) -> list[str]:
     if not start or any(chain[:-1] != start for chain in chains):
         raise ValueError("The runs of a model soup must be fine-tuned from the same weights.")
     defaults = {**vars(parse_args([])), **start[0]}
-    extra = " ".join(f"--festival-voice {voice}" for voice in festival_voices)
+    extra = _festival_flags(festival_voices)
     runs = [f"`python zoo/speech-commands-gru/recipe.py --init START_PRESET {_flags(chain[-1], defaults, extra)} "
             f"--seed {chain[-1].get('seed')}`" for chain in chains]
     return [

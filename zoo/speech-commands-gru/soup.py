@@ -34,9 +34,11 @@ def greedy_soup(spotters: dict, draws: int, log=print) -> tuple[list[str], float
     The best run's model holds each trial average while it is measured and
     gets its own weights back at the end.
     """
-    from test_draws import draw_accuracies
+    from test_draws import load_draws, pooled_accuracies
 
-    scores = {row["preset"]: row["accuracy"] for row in draw_accuracies(spotters, draws, "validation")}
+    settings = dict(next(iter(spotters.values())).card.get("corpus", {}))
+    data = load_draws(settings, draws, "validation")  # read once, scored for every run and trial
+    scores = {row["preset"]: row["accuracy"] for row in pooled_accuracies(spotters, data)}
     order = sorted(scores, key=scores.get, reverse=True)
     for name in order:
         log(json.dumps({"run": name, "validation_accuracy": scores[name]}))
@@ -46,7 +48,7 @@ def greedy_soup(spotters: dict, draws: int, log=print) -> tuple[list[str], float
     try:
         for name in order[1:]:
             trial.model.set_weights(average_weights([spotters[n].model for n in soup + [name]]))
-            accuracy = draw_accuracies({"soup": trial}, draws, "validation")[0]["accuracy"]
+            accuracy = pooled_accuracies({"soup": trial}, data)[0]["accuracy"]
             kept = accuracy >= best
             log(json.dumps({"add": name, "soup_validation_accuracy": accuracy, "kept": kept}))
             if kept:

@@ -19,22 +19,25 @@ import argparse
 import json
 
 
-def draw_accuracies(spotters: dict, draws: int, split: str = "test", first_draw: int = 0) -> list[dict]:
-    """One row per preset: accuracy per draw of `split`'s voices and over all draws pooled.
+def load_draws(settings: dict, draws: int, split: str = "test", first_draw: int = 0) -> list[tuple]:
+    """`(waveforms, labels)` of each draw of `split`'s voices (corpus seeds `first_draw .. first_draw + draws - 1`).
 
-    Draws use corpus seeds `first_draw .. first_draw + draws - 1`.
+    `settings` are the corpus settings of a preset's card (`card["corpus"]`).
     """
-    import numpy as np
-
     from keras_rnnzoo.data import speech_commands
     from keras_rnnzoo.zoo.keyword_spotter import held_out_corpus
 
-    first = next(iter(spotters.values()))
-    settings = dict(first.card.get("corpus", {}))
     data = []
     for seed in range(first_draw, first_draw + draws):
         folder = held_out_corpus({**settings, "seed": seed}, split)
         data.append(speech_commands.load_examples(speech_commands.list_examples(folder, split, seed=0)))
+    return data
+
+
+def pooled_accuracies(spotters: dict, data: list[tuple]) -> list[dict]:
+    """One row per preset: accuracy per draw of `data` and over all draws pooled."""
+    import numpy as np
+
     rows = []
     for name, spotter in spotters.items():
         hits = [spotter.probabilities(x).argmax(axis=-1) == y for x, y in data]
@@ -45,6 +48,12 @@ def draw_accuracies(spotters: dict, draws: int, split: str = "test", first_draw:
             "clips": int(sum(len(h) for h in hits)),
         })
     return rows
+
+
+def draw_accuracies(spotters: dict, draws: int, split: str = "test", first_draw: int = 0) -> list[dict]:
+    """`pooled_accuracies` on draws of `split`'s voices, with the first preset's corpus settings."""
+    settings = dict(next(iter(spotters.values())).card.get("corpus", {}))
+    return pooled_accuracies(spotters, load_draws(settings, draws, split, first_draw))
 
 
 def main(argv=None) -> None:
