@@ -14,6 +14,7 @@ from keras_rnnzoo.cli.train import load_recipe
 from keras_rnnzoo.data.series import generate_series
 from keras_rnnzoo.zoo import forecaster as fc
 from keras_rnnzoo.zoo import forecaster_eval
+from keras_rnnzoo.zoo.theta import theta_forecast
 
 
 @pytest.fixture(scope="module")
@@ -232,15 +233,16 @@ def test_fit_with_covariates_then_predict(tuned):
 
 def test_new_covariate_weights_start_at_zero():
     base = zoo.load("rnn-forecaster")
+    columns = fc.decoder_base_features(base.base_forecast)
     extended = fc._extend_model(base.model, base.context_length, base.horizon_length, base.quantile_grid,
-                                1, 1, 0, 0)
+                                1, 1, 0, 0, columns)
     rng = np.random.default_rng(0)
     encoder = rng.normal(size=(2, base.context_length, fc.ENCODER_BASE_FEATURES + 2)).astype("float32")
-    decoder = rng.normal(size=(2, base.horizon_length, fc.DECODER_BASE_FEATURES + 1)).astype("float32")
+    decoder = rng.normal(size=(2, base.horizon_length, columns + 1)).astype("float32")
     np.testing.assert_allclose(
         extended.predict({"encoder": encoder, "decoder": decoder}, verbose=0),
         base.model.predict({"encoder": encoder[..., :fc.ENCODER_BASE_FEATURES],
-                            "decoder": decoder[..., :fc.DECODER_BASE_FEATURES]}, verbose=0),
+                            "decoder": decoder[..., :columns]}, verbose=0),
         atol=1e-5,
     )
 
@@ -317,3 +319,137 @@ def test_diagnosis_seasonal_profile_is_the_mean_pattern_plus_the_last_level():
     np.testing.assert_allclose(diagnose.seasonal_profile_forecast(history, 1, 3, 2), [history[-1]] * 3)
     short = history[:7]  # under two seasons: no seasonal pattern, the last value
     np.testing.assert_allclose(diagnose.seasonal_profile_forecast(short, 4, 2, 2), [short[-1]] * 2)
+
+
+def test_theta_base_feeds_the_skip_connection_and_seasonal_naive():
+    """An untrained model (zero head) forecasts exactly its base: Theta of the last context_length values."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = fc.build_model(decoder_features=fc.decoder_base_features("theta"), units=8)
+    forecaster = fc.Forecaster(model, {"name": "theta-test", "config": {"base_forecast": "theta"}})
+    values = monthly(n=150).to_numpy()
+    mean, _ = forecaster.forecast_arrays([values], [12], 12)
+    np.testing.assert_allclose(mean[0], theta_forecast(values[-fc.CONTEXT_LENGTH:], 12, 12), rtol=1e-4)
+    _, decoder = fc.encode(values, np.ones(150), 12, 100.0, 10.0, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH,
+                           base_forecast="theta")
+    assert decoder.shape == (fc.HORIZON_LENGTH, 6)
+    np.testing.assert_allclose(decoder[:, 0], (theta_forecast(values[-fc.CONTEXT_LENGTH:], 12, 24) - 100) / 10,
+                               rtol=1e-5)
+    np.testing.assert_allclose(decoder[:, 5], (fc.seasonal_naive(values, 12, 24) - 100) / 10, rtol=1e-5)
+    assert forecaster.metadata()["preprocessing"]["base_forecast"] == "theta"
+
+
+def test_shipped_preset_without_a_base_setting_corrects_seasonal_naive(forecaster):
+    assert forecaster.base_forecast in fc.BASE_FORECASTS
+    assert forecaster.model.input["decoder"].shape[-1] == fc.decoder_base_features(forecaster.base_forecast)
+    with pytest.raises(ValueError, match="base_forecast must be one of .* got 'ets'"):
+        fc.decoder_base_features("ets")
+
+
+def test_fine_tuning_a_theta_model_keeps_its_base_columns():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = fc.build_model(decoder_features=fc.decoder_base_features("theta"), units=8)
+    forecaster = fc.Forecaster(model, {"name": "theta-test", "config": {"base_forecast": "theta"}})
+    frame = pd.DataFrame({"sales": monthly(n=72).to_numpy(), "promo": np.tile([0.0, 1.0], 36)},
+                         index=pd.date_range("2015-01-01", periods=72, freq="MS"))
+    before = forecaster.predict(frame.iloc[:-6][["sales"]], 6)
+    forecaster.fit(frame.iloc[:-6], target="sales", future_covariates=["promo"], epochs=1, verbose=0)
+    assert forecaster.model.input["decoder"].shape[-1] == 6 + 1
+    after = forecaster.predict(frame.iloc[:-6], 6, future_covariates=frame.iloc[-6:][["promo"]])
+    assert np.isfinite(after.to_numpy()).all() and not np.allclose(after["mean"], before["mean"])
+
+
+def test_mixup_series_are_convex_combinations_within_one_season_length():
+    from keras_rnnzoo.data.series import SeriesRecord, mixup_series
+
+    records = [SeriesRecord(f"flat{i}", np.full(60, 10.0 * (i + 1)), 12, "datasets") for i in range(3)]
+    records.append(SeriesRecord("ramp", np.linspace(1, 2, 80), 4, "fpp2"))
+    records.append(SeriesRecord("short", np.ones(10), 7, "fpp2"))  # too short: never used
+    with_gap = np.full(60, 5.0)
+    with_gap[20:23] = np.nan
+    records.append(SeriesRecord("gap", with_gap, 12, "datasets"))
+    mixed = mixup_series(records, 200, np.random.default_rng(0))
+    assert {m.season_length for m in mixed} == {4, 12} and all(m.source == "mixup" for m in mixed)
+    for m in mixed:
+        assert len(m.values) >= 24 and np.isfinite(m.values).all()
+        if m.season_length == 12:  # every monthly series is constant: scaled to 1, so any mix is 1
+            np.testing.assert_allclose(m.values, 1.0)
+        else:
+            assert np.all(np.diff(m.values) > 0)
+    again = mixup_series(records, 200, np.random.default_rng(0))
+    assert all(np.array_equal(a.values, b.values) for a, b in zip(mixed, again))
+    with pytest.raises(ValueError, match="No series of at least 24 values"):
+        mixup_series(records[4:5], 3, np.random.default_rng(0))
+
+
+def test_interval_scale_for_coverage_widens_too_narrow_intervals():
+    rng = np.random.default_rng(3)
+    actual = rng.normal(size=5000)
+    z = 1.2815515655446004  # 0.9 quantile of N(0, 1)
+    scale = fc.interval_scale_for_coverage(actual, np.zeros(5000), np.full(5000, -z / 2), np.full(5000, z / 2))
+    assert scale == pytest.approx(2.0, rel=0.05)
+    assert fc.interval_scale_for_coverage([0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]) == 0.0
+    assert fc.interval_scale_for_coverage([1.0, 0.0, 0.0], [0.0] * 3, [0.0] * 3, [0.0] * 3) == np.inf
+    with pytest.raises(ValueError, match="No held-out points"):
+        fc.interval_scale_for_coverage([], [], [], [])
+
+
+def test_interval_scale_multiplies_distances_from_an_unchanged_median():
+    plain = zoo.load("rnn-forecaster")
+    plain.config["interval_scale"] = 1.0
+    wide = zoo.load("rnn-forecaster")
+    wide.config["interval_scale"] = 2.0
+    values = monthly().to_numpy()
+    a = plain.predict(values, 12, quantiles=(0.1, 0.5, 0.9), season_length=12)
+    b = wide.predict(values, 12, quantiles=(0.1, 0.5, 0.9), season_length=12)
+    np.testing.assert_allclose(b["0.5"], a["0.5"], rtol=1e-6)
+    np.testing.assert_allclose(b["0.9"] - b["0.5"], 2 * (a["0.9"] - a["0.5"]), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(b["0.5"] - b["0.1"], 2 * (a["0.5"] - a["0.1"]), rtol=1e-5, atol=1e-8)
+
+
+def test_recipe_calibration_reaches_the_coverage_on_its_cases():
+    recipe = load_recipe("rnn-forecaster")
+    forecaster = zoo.load("rnn-forecaster")
+    cases = []
+    for record in generate_series(30, np.random.default_rng(55)):  # intermittent zeros tie at the clipped bound
+        split = forecaster_eval.split_last_horizon(record.values, record.season_length)
+        if "intermittent" not in record.name and split is not None and recipe.usable_history(split[0]):
+            cases.append((split[0], record.season_length, split[1]))
+    scale = recipe.calibrate_intervals(forecaster, cases)
+    assert forecaster.config["interval_scale"] == scale > 0
+    inside = total = 0
+    for history, season, actual in cases:
+        frame = forecaster.predict(history, len(actual), quantiles=(0.1, 0.9), season_length=season)
+        inside += int(((actual >= frame["0.1"] - 1e-9) & (actual <= frame["0.9"] + 1e-9)).sum())
+        total += len(actual)
+    assert 0.8 <= inside / total <= 0.82  # split-conformal: at least 80% on the points it was fitted to
+    assert not recipe.usable_history(np.full(20, np.nan))
+
+
+def test_ensemble_model_averages_its_members_and_fine_tunes():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    singles = [fc.build_model(decoder_features=6, units=8) for _ in range(2)]
+    for single in singles:  # non-zero heads, so the members differ
+        head = single.get_layer("head")
+        head.set_weights([np.random.default_rng(1).normal(0, 0.1, w.shape) for w in head.get_weights()])
+    rng = np.random.default_rng(0)
+    inputs = {"encoder": rng.normal(size=(3, fc.CONTEXT_LENGTH, 5)).astype("float32"),
+              "decoder": rng.normal(size=(3, fc.HORIZON_LENGTH, 6)).astype("float32")}
+    ensemble = fc.ensemble_model(singles)
+    assert fc.ensemble_members(ensemble) == 2 and ensemble.count_params() == 2 * singles[0].count_params()
+    expected = (singles[0].predict(inputs, verbose=0) + singles[1].predict(inputs, verbose=0)) / 2
+    np.testing.assert_allclose(ensemble.predict(inputs, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    extended = fc._extend_model(ensemble, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH, fc.QUANTILE_GRID, 1, 1, 0, 0, 6)
+    assert fc.ensemble_members(extended) == 2
+    wider = {"encoder": np.concatenate([inputs["encoder"], rng.normal(size=(3, fc.CONTEXT_LENGTH, 2))], -1),
+             "decoder": np.concatenate([inputs["decoder"], rng.normal(size=(3, fc.HORIZON_LENGTH, 1))], -1)}
+    np.testing.assert_allclose(extended.predict(wider, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="at least two single networks"):
+        fc.ensemble_model([ensemble, singles[0]])
+    with pytest.raises(ValueError, match="differ in input or output shapes"):
+        fc.ensemble_model([singles[0], fc.build_model(units=8)])

@@ -148,8 +148,8 @@ def test_export_tflite_matches_keras(capsys, tmp_path):
     task = zoo.load(MODEL)
     model = task.model
     inputs = {
-        "encoder": rng.normal(size=(1, task.context_length, 5)).astype("float32"),
-        "decoder": rng.normal(size=(1, task.horizon_length, 5)).astype("float32"),
+        "encoder": rng.normal(size=(1, task.context_length, model.input["encoder"].shape[-1])).astype("float32"),
+        "decoder": rng.normal(size=(1, task.horizon_length, model.input["decoder"].shape[-1])).astype("float32"),
     }
     for detail in interpreter.get_input_details():
         key = "encoder" if detail["shape"][1] == inputs["encoder"].shape[1] else "decoder"

@@ -15,11 +15,15 @@ math. For a history `y_1..y_n` with season length `m`:
   left): scaled value, observed flag, sin/cos of the seasonal phase,
   log(m) / log(400), then past and future covariates (standardized).
 * decoder input per future step (up to `horizon_length` steps): the scaled
-  seasonal-naive forecast, sin/cos phase, step / horizon_length, log(m),
-  then future covariates. The model adds its output to the seasonal-naive
-  input (a skip connection), so it learns corrections to seasonal naive.
+  base forecast, sin/cos phase, step / horizon_length, log(m), with a Theta
+  base also the scaled seasonal naive, then future covariates. The base
+  forecast (`config["base_forecast"]`) is seasonal naive or the Theta method
+  (`keras_rnnzoo.zoo.theta`) on the last `context_length` values; the model
+  adds its output to it (a skip connection), so it learns corrections to it.
 * output per step: the mean and `QUANTILE_GRID` quantiles (rearranged to be
-  monotone). Other quantile levels inside the grid are interpolated.
+  monotone), their distances from the median multiplied by
+  `config["interval_scale"]` (1 unless the recipe calibrated it on held-out
+  horizons; see `interval_scale_for_coverage`). Other quantile levels inside the grid are interpolated.
   Horizons longer than `horizon_length` are forecast recursively, feeding
   back the median.
 * a history that is never negative gives forecasts clipped at zero.
@@ -47,6 +51,7 @@ from keras import ops
 
 from keras_rnnzoo.registry import SERIALIZATION_PACKAGE, get_cell, list_cells
 from keras_rnnzoo.zoo.task import Task, register_task
+from keras_rnnzoo.zoo.theta import theta_forecast
 
 QUANTILE_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
@@ -58,6 +63,7 @@ CLIP = 30.0
 MAX_SEASON_LOG = math.log(400.0)
 ENCODER_BASE_FEATURES = 5
 DECODER_BASE_FEATURES = 5
+BASE_FORECASTS = ("seasonal_naive", "theta")
 _log = logging.getLogger(__name__)
 
 # pandas offset prefix -> season length (the dominant cycle for that frequency)
@@ -152,6 +158,13 @@ def location_scale(values: np.ndarray, context_length: int) -> tuple[float, floa
     return loc, scale
 
 
+def decoder_base_features(base_forecast: str = "seasonal_naive") -> int:
+    """Decoder input columns before the future covariates: 5, or 6 with a Theta base (seasonal naive added)."""
+    if base_forecast not in BASE_FORECASTS:
+        raise ValueError(f"base_forecast must be one of {BASE_FORECASTS}; got {base_forecast!r}.")
+    return DECODER_BASE_FEATURES + (base_forecast == "theta")
+
+
 def encode(
     values: np.ndarray,
     observed: np.ndarray,
@@ -162,11 +175,12 @@ def encode(
     horizon_length: int,
     past_covariates: np.ndarray | None = None,
     future_covariates: np.ndarray | None = None,
+    base_forecast: str = "seasonal_naive",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Encoder (context, E) and decoder (horizon, D) inputs for one history.
 
     `past_covariates` is (n, P); `future_covariates` is (n + horizon_length, F),
-    both already standardized.
+    both already standardized. `base_forecast` is `"seasonal_naive"` or `"theta"`.
     """
     n = len(values)
     season = effective_season(n, season_length)
@@ -185,13 +199,15 @@ def encode(
     future = np.arange(n, n + horizon_length)
     sin, cos = _phase(future, season)
     naive = np.clip((seasonal_naive(values, season, horizon_length) - loc) / scale, -CLIP, CLIP)
-    columns = [
-        naive,
-        sin,
-        cos,
-        np.arange(1, horizon_length + 1) / horizon_length,
-        np.full(horizon_length, math.log(season) / MAX_SEASON_LOG),
-    ]
+    steps = np.arange(1, horizon_length + 1) / horizon_length
+    log_season = np.full(horizon_length, math.log(season) / MAX_SEASON_LOG)
+    if decoder_base_features(base_forecast) == DECODER_BASE_FEATURES:
+        columns = [naive, sin, cos, steps, log_season]
+    else:
+        theta = theta_forecast(values[-context_length:], season, horizon_length)
+        if not np.all(np.isfinite(theta)):  # e.g. overflow on an explosive series
+            theta = seasonal_naive(values, season, horizon_length)
+        columns = [np.clip((theta - loc) / scale, -CLIP, CLIP), sin, cos, steps, log_season, naive]
     if future_covariates is not None and future_covariates.shape[1]:
         columns.extend(future_covariates[n : n + horizon_length].T)
     decoder = np.stack(columns, axis=1).astype("float32")
@@ -207,6 +223,7 @@ def build_model(
     horizon_length: int = HORIZON_LENGTH,
     quantiles: Sequence[float] = QUANTILE_GRID,
     cell: str = "gru",
+    members: int = 1,
 ):
     """The encoder-decoder network: keras_rnnzoo recurrent layers, Dense heads.
 
@@ -214,7 +231,10 @@ def build_model(
 
     Inputs `encoder` (batch, context, E) and `decoder` (batch, horizon, D);
     output (batch, horizon, 1 + len(quantiles)): mean then quantiles, in
-    scaled units, added to the seasonal-naive decoder input.
+    scaled units, added to the decoder's first input column (the base forecast).
+    With `members` > 1 the model holds that many such networks (layer names
+    prefixed `m0_`, `m1_`, ...) and averages their outputs: an ensemble of
+    independently trained runs, see `ensemble_model`.
     """
     from keras_rnnzoo import layers
 
@@ -223,17 +243,55 @@ def build_model(
             return {"gru": layers.GRU, "lstm": layers.LSTM}[cell](units, name=name, **options)
         return keras.layers.RNN(get_cell(cell)(units), name=name, **options)
 
+    def network(prefix):
+        encoded = layer_class(units, return_sequences=True, name=f"{prefix}encoder_rnn_1")(encoder_input)
+        states = layer_class(units, return_state=True, name=f"{prefix}encoder_rnn_2")(encoded)[1:]
+        decoded = layer_class(units, return_sequences=True, name=f"{prefix}decoder_rnn")(
+            decoder_input, initial_state=list(states))
+        hidden = keras.layers.Concatenate(name=f"{prefix}decoder_features")([decoded, decoder_input])
+        hidden = keras.layers.Dense(units, activation="gelu", name=f"{prefix}head_hidden")(hidden)
+        return keras.layers.Dense(1 + len(quantiles), name=f"{prefix}head", kernel_initializer="zeros")(hidden)
+
     encoder_input = keras.Input((context_length, encoder_features), name="encoder")
     decoder_input = keras.Input((horizon_length, decoder_features), name="decoder")
-    encoded = layer_class(units, return_sequences=True, name="encoder_rnn_1")(encoder_input)
-    states = layer_class(units, return_state=True, name="encoder_rnn_2")(encoded)[1:]
-    decoded = layer_class(units, return_sequences=True, name="decoder_rnn")(decoder_input, initial_state=list(states))
-    hidden = keras.layers.Concatenate(name="decoder_features")([decoded, decoder_input])
-    hidden = keras.layers.Dense(units, activation="gelu", name="head_hidden")(hidden)
-    raw = keras.layers.Dense(1 + len(quantiles), name="head", kernel_initializer="zeros")(hidden)
-    naive = ops.take(decoder_input, [0], axis=-1)
-    outputs = keras.layers.Add(name="seasonal_naive_skip")([raw, ops.repeat(naive, 1 + len(quantiles), axis=-1)])
+    if members == 1:
+        raw = network("")
+    else:
+        raw = keras.layers.Average(name="member_average")([network(f"m{i}_") for i in range(members)])
+    base = ops.take(decoder_input, [0], axis=-1)
+    outputs = keras.layers.Add(name="base_forecast_skip")([raw, ops.repeat(base, 1 + len(quantiles), axis=-1)])
     return keras.Model({"encoder": encoder_input, "decoder": decoder_input}, outputs, name="rnn_forecaster")
+
+
+def ensemble_members(model) -> int:
+    """How many networks `model` averages (1 for a plain `build_model` network)."""
+    return sum(layer.name.endswith("encoder_rnn_1") for layer in model.layers)
+
+
+def ensemble_model(models: Sequence) -> keras.Model:
+    """One model that averages the outputs of trained single networks of the same shape.
+
+    >>> a, b = build_model(units=4), build_model(units=4)
+    >>> ensemble_members(ensemble_model([a, b]))
+    2
+    """
+    first = models[0]
+    if len(models) < 2 or any(ensemble_members(m) != 1 for m in models):
+        raise ValueError(f"An ensemble needs at least two single networks; got {len(models)} model(s) "
+                         f"with {[ensemble_members(m) for m in models]} member(s).")
+    layer = first.get_layer("encoder_rnn_1")
+    cell = next(name for name in list_cells() if get_cell(name) is type(layer.cell))
+    shapes = {(m.input["encoder"].shape[1:], m.input["decoder"].shape[1:], m.output.shape[1:]) for m in models}
+    if len(shapes) != 1:
+        raise ValueError(f"Ensemble members differ in input or output shapes: {sorted(map(str, shapes))}.")
+    (encoder_shape, decoder_shape, output_shape), = shapes
+    new = build_model(encoder_shape[-1], decoder_shape[-1], layer.cell.units, encoder_shape[0], decoder_shape[0],
+                      [0.0] * (output_shape[-1] - 1), cell, members=len(models))
+    for index, model in enumerate(models):
+        for member_layer in model.layers:
+            if member_layer.weights:
+                new.get_layer(f"m{index}_{member_layer.name}").set_weights(member_layer.get_weights())
+    return new
 
 
 @keras.saving.register_keras_serializable(package=SERIALIZATION_PACKAGE)
@@ -286,6 +344,8 @@ class Forecaster(Task):
         config.setdefault("horizon_length", HORIZON_LENGTH)
         config.setdefault("quantiles", list(QUANTILE_GRID))
         config.setdefault("covariates", {"past": [], "future": []})
+        config.setdefault("base_forecast", "seasonal_naive")  # presets from before the Theta base
+        config.setdefault("interval_scale", 1.0)
 
     # -- settings -------------------------------------------------------------
     @property
@@ -299,6 +359,11 @@ class Forecaster(Task):
     @property
     def quantile_grid(self) -> tuple[float, ...]:
         return tuple(float(q) for q in self.config["quantiles"])
+
+    @property
+    def base_forecast(self) -> str:
+        """The forecast the model corrects: `"seasonal_naive"` or `"theta"`."""
+        return str(self.config["base_forecast"])
 
     @property
     def past_covariates(self) -> list[str]:
@@ -323,6 +388,7 @@ class Forecaster(Task):
                 "scaling": "per series: mean and standard deviation of the last context_length values",
                 "missing_values": f"leading dropped, others linearly interpolated; at most {MAX_MISSING_FRACTION:.0%}",
                 "clip_scaled": CLIP,
+                "base_forecast": self.base_forecast,
             },
         }
 
@@ -447,7 +513,7 @@ class Forecaster(Task):
                     fut = _pad_rows(future[i], len(values) + self.horizon_length)
                 enc, dec = encode(values, observed[i], seasons[i], loc, scale if not flat else 1.0,
                                   self.context_length, self.horizon_length,
-                                  past[i] if past is not None else None, fut)
+                                  past[i] if past is not None else None, fut, self.base_forecast)
                 encoders.append(enc)
                 decoders.append(dec)
                 locs.append(loc)
@@ -461,7 +527,9 @@ class Forecaster(Task):
             values = locs + scales * outputs  # (B, step, 1 + Q)
             for row, i in enumerate(pending):
                 means[i, done : done + step] = values[row, :, 0]
-                grids[i, :, done : done + step] = np.sort(values[row, :, 1:], axis=-1).T
+                grid = np.sort(values[row, :, 1:], axis=-1).T  # (Q, step)
+                median = _interpolate_quantiles(grid, self.quantile_grid, [0.5])
+                grids[i, :, done : done + step] = median + float(self.config["interval_scale"]) * (grid - median)
                 median = _interpolate_quantiles(grids[i, :, done : done + step], self.quantile_grid, [0.5])[0]
                 current[i] = np.concatenate([current[i], median])
                 observed[i] = np.concatenate([observed[i], np.zeros(step)])
@@ -526,7 +594,8 @@ class Forecaster(Task):
         }
         self.model = _extend_model(self.model, self.context_length, self.horizon_length,
                                    self.quantile_grid, len(spec["past"]), len(spec["future"]),
-                                   len(self.config["covariates"]["past"]), len(self.config["covariates"]["future"]))
+                                   len(self.config["covariates"]["past"]), len(self.config["covariates"]["future"]),
+                                   decoder_base_features(self.base_forecast))
         self.config["covariates"] = spec
         self.config["target"] = target
         n = len(values)
@@ -541,6 +610,7 @@ class Forecaster(Task):
                 self.context_length, self.horizon_length,
                 past[offset : offset + cutoff] if past is not None else None,
                 _pad_rows(fut[offset:], cutoff + self.horizon_length) if fut is not None else None,
+                self.base_forecast,
             )
             encoders.append(enc)
             decoders.append(dec)
@@ -616,18 +686,43 @@ class Forecaster(Task):
 
 # -- helpers ------------------------------------------------------------------
 def training_example(history, observed, future, future_observed, season_length, context_length, horizon_length,
-                     past=None, fut=None):
+                     past=None, fut=None, base_forecast="seasonal_naive"):
     """One (encoder, decoder, target) training triple; target is (horizon, 2): scaled value, mask."""
     loc, scale = location_scale(history, context_length)
     if scale <= 1e-12 * max(1.0, abs(loc)):
         scale = max(abs(loc), 1.0)
-    enc, dec = encode(history, observed, season_length, loc, scale, context_length, horizon_length, past, fut)
+    enc, dec = encode(history, observed, season_length, loc, scale, context_length, horizon_length, past, fut,
+                      base_forecast)
     target = np.zeros((horizon_length, 2), dtype="float32")
     take = min(horizon_length, len(future))
     values = np.nan_to_num((future[:take] - loc) / scale)
     target[:take, 0] = np.clip(values, -CLIP, CLIP)
     target[:take, 1] = future_observed[:take]
     return enc, dec, target
+
+
+def interval_scale_for_coverage(actual, median, lower, upper, coverage: float = 0.8) -> float:
+    """The factor on the distances from the median that makes `[lower, upper]` cover `coverage` of `actual`.
+
+    Split-conformal (Romano et al. 2019, scaled form): each point needs the
+    factor `|y - median| / (bound - median)` on its side; the answer is the
+    `ceil((n + 1) * coverage) / n` quantile of the needed factors, so on
+    exchangeable new points the widened intervals cover at least `coverage`.
+
+    >>> # needed factors 0, 2, 1, 1; the conformal rank for 50% of 4 points is the 3rd of 4
+    >>> interval_scale_for_coverage([1.0, 3.0, 0.0, 2.0], [1.0] * 4, [0.0] * 4, [2.0] * 4, coverage=0.5)
+    2.0
+    """
+    actual, median, lower, upper = (np.ravel(np.asarray(v, dtype="float64")) for v in (actual, median, lower, upper))
+    above = actual >= median
+    width = np.where(above, upper - median, median - lower)
+    distance = np.abs(actual - median)
+    needed = np.where(distance == 0, 0.0, distance / np.where(width > 0, width, np.nan))
+    needed = np.where(np.isnan(needed), np.inf, needed)
+    if not len(needed):
+        raise ValueError("No held-out points to calibrate the intervals on.")
+    rank = min(1.0, math.ceil((len(needed) + 1) * coverage) / len(needed))
+    return float(np.quantile(needed, rank, method="higher"))
 
 
 def _check_horizon(horizon) -> int:
@@ -718,27 +813,28 @@ def _future_covariate_values(future, spec, horizon) -> np.ndarray:
     return np.clip(np.stack(columns, axis=1), -CLIP, CLIP)
 
 
-def _extend_model(model, context_length, horizon_length, quantiles, n_past, n_future, old_past, old_future):
+def _extend_model(model, context_length, horizon_length, quantiles, n_past, n_future, old_past, old_future,
+                  decoder_base=DECODER_BASE_FEATURES):
     """A model with covariate input columns; copies weights, new kernel rows start at zero."""
     if (n_past, n_future) == (old_past, old_future):
         return model
-    encoder_old = ENCODER_BASE_FEATURES + old_past + old_future
-    decoder_old = DECODER_BASE_FEATURES + old_future
-    config_layer = model.get_layer("encoder_rnn_1")
+    members = ensemble_members(model)
+    config_layer = next(layer for layer in model.layers if layer.name.endswith("encoder_rnn_1"))
     units = config_layer.cell.units
     cell = next(name for name in list_cells() if get_cell(name) is type(config_layer.cell))
-    new = build_model(ENCODER_BASE_FEATURES + n_past + n_future, DECODER_BASE_FEATURES + n_future,
-                      units, context_length, horizon_length, quantiles, cell)
+    new = build_model(ENCODER_BASE_FEATURES + n_past + n_future, decoder_base + n_future,
+                      units, context_length, horizon_length, quantiles, cell, members)
     for layer in model.layers:
         if not layer.weights:
             continue
         target = new.get_layer(layer.name)
         weights = layer.get_weights()
-        if layer.name in ("encoder_rnn_1", "decoder_rnn", "head_hidden"):
+        role = layer.name.split("_", 1)[1] if members > 1 else layer.name  # without the m0_ prefix
+        if role in ("encoder_rnn_1", "decoder_rnn", "head_hidden"):
             kernel = weights[0]
-            base = ENCODER_BASE_FEATURES if layer.name == "encoder_rnn_1" else DECODER_BASE_FEATURES
+            base = ENCODER_BASE_FEATURES if role == "encoder_rnn_1" else decoder_base
             width = target.get_weights()[0].shape[0]
-            if layer.name == "head_hidden":  # [decoded (units), decoder inputs]
+            if role == "head_hidden":  # [decoded (units), decoder inputs]
                 base += units
             fresh = np.zeros((width, kernel.shape[1]), dtype=kernel.dtype)
             fresh[:base] = kernel[:base]

