@@ -15,15 +15,17 @@ math. For a history `y_1..y_n` with season length `m`:
   left): scaled value, observed flag, sin/cos of the seasonal phase,
   log(m) / log(400), then past and future covariates (standardized).
 * decoder input per future step (up to `horizon_length` steps): the scaled
-  base forecast, sin/cos phase, step / horizon_length, log(m), with a Theta
-  base also the scaled seasonal naive, then future covariates. The base
-  forecast (`config["base_forecast"]`) is seasonal naive or the Theta method
-  (`keras_rnnzoo.zoo.theta`) on the last `context_length` values; the model
-  adds its output to it (a skip connection), so it learns corrections to it.
+  base forecast, sin/cos phase, step / horizon_length, log(m), then the
+  other classical forecasts of `encode`, then future covariates. The base
+  forecast (`config["base_forecast"]`) is seasonal naive, the Theta method,
+  or the mean of Theta and damped trend (`keras_rnnzoo.zoo.classical`, on
+  the last `context_length` values); the model adds its output to it (a
+  skip connection), so it learns corrections to it.
 * output per step: the mean and `QUANTILE_GRID` quantiles (rearranged to be
   monotone), their distances from the median multiplied by
   `config["interval_scale"]` (1 unless the recipe calibrated it on held-out
-  horizons; see `interval_scale_for_coverage`). Other quantile levels inside the grid are interpolated.
+  horizons; see `interval_scale_for_coverage`). Other quantile levels
+  inside the grid are interpolated.
   Horizons longer than `horizon_length` are forecast recursively, feeding
   back the median.
 * a history that is never negative gives forecasts clipped at zero.
@@ -51,7 +53,7 @@ from keras import ops
 
 from keras_rnnzoo.registry import SERIALIZATION_PACKAGE, get_cell, list_cells
 from keras_rnnzoo.zoo.task import Task, register_task
-from keras_rnnzoo.zoo.theta import theta_forecast
+from keras_rnnzoo.zoo.classical import damped_trend_forecast, theta_forecast
 
 QUANTILE_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
@@ -63,7 +65,8 @@ CLIP = 30.0
 MAX_SEASON_LOG = math.log(400.0)
 ENCODER_BASE_FEATURES = 5
 DECODER_BASE_FEATURES = 5
-BASE_FORECASTS = ("seasonal_naive", "theta")
+BASE_FORECASTS = ("seasonal_naive", "theta", "theta_damped")
+_EXTRA_DECODER_COLUMNS = {"seasonal_naive": 0, "theta": 1, "theta_damped": 3}
 _log = logging.getLogger(__name__)
 
 # pandas offset prefix -> season length (the dominant cycle for that frequency)
@@ -159,10 +162,16 @@ def location_scale(values: np.ndarray, context_length: int) -> tuple[float, floa
 
 
 def decoder_base_features(base_forecast: str = "seasonal_naive") -> int:
-    """Decoder input columns before the future covariates: 5, or 6 with a Theta base (seasonal naive added)."""
+    """Decoder input columns before the future covariates (see `encode`)."""
     if base_forecast not in BASE_FORECASTS:
         raise ValueError(f"base_forecast must be one of {BASE_FORECASTS}; got {base_forecast!r}.")
-    return DECODER_BASE_FEATURES + (base_forecast == "theta")
+    return DECODER_BASE_FEATURES + _EXTRA_DECODER_COLUMNS[base_forecast]
+
+
+def _classical(forecast, values, season, horizon):
+    """A classical forecast of the last values, or seasonal naive where it overflows (explosive series)."""
+    result = forecast(values, season, horizon)
+    return result if np.all(np.isfinite(result)) else seasonal_naive(values, season, horizon)
 
 
 def encode(
@@ -180,7 +189,11 @@ def encode(
     """Encoder (context, E) and decoder (horizon, D) inputs for one history.
 
     `past_covariates` is (n, P); `future_covariates` is (n + horizon_length, F),
-    both already standardized. `base_forecast` is `"seasonal_naive"` or `"theta"`.
+    both already standardized. Decoder columns: the base forecast, sin/cos
+    phase, step, log season length, then for `base_forecast="theta"` seasonal
+    naive, for `"theta_damped"` (base: the mean of Theta and damped trend)
+    seasonal naive, Theta and damped trend; then future covariates. Classical
+    forecasts use the last `context_length` values.
     """
     n = len(values)
     season = effective_season(n, season_length)
@@ -201,13 +214,19 @@ def encode(
     naive = np.clip((seasonal_naive(values, season, horizon_length) - loc) / scale, -CLIP, CLIP)
     steps = np.arange(1, horizon_length + 1) / horizon_length
     log_season = np.full(horizon_length, math.log(season) / MAX_SEASON_LOG)
+    def scaled(forecast):
+        return np.clip((forecast - loc) / scale, -CLIP, CLIP)
+
+    recent = values[-context_length:]
     if decoder_base_features(base_forecast) == DECODER_BASE_FEATURES:
         columns = [naive, sin, cos, steps, log_season]
+    elif base_forecast == "theta":
+        theta = scaled(_classical(theta_forecast, recent, season, horizon_length))
+        columns = [theta, sin, cos, steps, log_season, naive]
     else:
-        theta = theta_forecast(values[-context_length:], season, horizon_length)
-        if not np.all(np.isfinite(theta)):  # e.g. overflow on an explosive series
-            theta = seasonal_naive(values, season, horizon_length)
-        columns = [np.clip((theta - loc) / scale, -CLIP, CLIP), sin, cos, steps, log_season, naive]
+        theta = scaled(_classical(theta_forecast, recent, season, horizon_length))
+        damped = scaled(_classical(damped_trend_forecast, recent, season, horizon_length))
+        columns = [(theta + damped) / 2, sin, cos, steps, log_season, naive, theta, damped]
     if future_covariates is not None and future_covariates.shape[1]:
         columns.extend(future_covariates[n : n + horizon_length].T)
     decoder = np.stack(columns, axis=1).astype("float32")
