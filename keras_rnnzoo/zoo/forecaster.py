@@ -169,7 +169,7 @@ def decoder_base_features(base_forecast: str = "seasonal_naive") -> int:
 
 
 def _classical(forecast, values, season, horizon):
-    """A classical forecast of the last values, or seasonal naive where it overflows (explosive series)."""
+    """`forecast(values, season, horizon)`, or seasonal naive where it is not finite (e.g. an explosive series)."""
     result = forecast(values, season, horizon)
     return result if np.all(np.isfinite(result)) else seasonal_naive(values, season, horizon)
 
@@ -304,8 +304,9 @@ def ensemble_model(models: Sequence) -> keras.Model:
     if len(shapes) != 1:
         raise ValueError(f"Ensemble members differ in input or output shapes: {sorted(map(str, shapes))}.")
     (encoder_shape, decoder_shape, output_shape), = shapes
+    quantile_slots = [0.0] * (output_shape[-1] - 1)  # build_model needs only their number
     new = build_model(encoder_shape[-1], decoder_shape[-1], layer.cell.units, encoder_shape[0], decoder_shape[0],
-                      [0.0] * (output_shape[-1] - 1), cell, members=len(models))
+                      quantile_slots, cell, members=len(models))
     for index, model in enumerate(models):
         for member_layer in model.layers:
             if member_layer.weights:
@@ -381,7 +382,7 @@ class Forecaster(Task):
 
     @property
     def base_forecast(self) -> str:
-        """The forecast the model corrects: `"seasonal_naive"` or `"theta"`."""
+        """The forecast the model corrects: one of `BASE_FORECASTS`."""
         return str(self.config["base_forecast"])
 
     @property
