@@ -212,12 +212,11 @@ def mixup_series(records: list[SeriesRecord], count: int, rng: np.random.Generat
     """
     groups: dict[int, list[np.ndarray]] = {}
     for record in records:
-        values = record.values
-        finite = np.isfinite(values)
-        if finite.sum() < min_length:
+        observed = np.flatnonzero(np.isfinite(record.values))
+        if len(observed) < min_length:
             continue
-        positions = np.arange(len(values))
-        filled = np.interp(positions, positions[finite], values[finite])[finite.argmax() : len(values) - finite[::-1].argmax()]
+        span = np.arange(observed[0], observed[-1] + 1)  # leading and trailing gaps dropped, inner ones filled
+        filled = np.interp(span, observed, record.values[observed])
         scale = np.mean(np.abs(filled))
         if len(filled) >= min_length and scale > 0:
             groups.setdefault(record.season_length, []).append(filled / scale)

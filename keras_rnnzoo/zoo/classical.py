@@ -67,32 +67,27 @@ def simple_exponential_smoothing(values: np.ndarray, alphas: np.ndarray = ALPHAS
     return float(level[best]), float(alphas[best])
 
 
-def _deseasonalized(forecast_adjusted):
-    """Wrap `f(adjusted values, horizon)` so it runs on deseasonalized values and reseasonalizes."""
-
-    def forecast(values: np.ndarray, season_length: int, horizon: int) -> np.ndarray:
-        values = np.asarray(values, dtype="float64")
-        n = len(values)
-        if not seasonality_is_significant(values, season_length):
-            return forecast_adjusted(values, horizon)
-        multiplicative = bool(np.all(values > 0))
-        indices = seasonal_indices(values, season_length, multiplicative)
-        past = indices[np.arange(n) % season_length]
-        future = indices[np.arange(n, n + horizon) % season_length]
-        if multiplicative:
-            return forecast_adjusted(values / past, horizon) * future
-        return forecast_adjusted(values - past, horizon) + future
-
-    forecast.__name__, forecast.__doc__ = forecast_adjusted.__name__, forecast_adjusted.__doc__
-    return forecast
+def _with_season(forecast_adjusted, values, season_length: int, horizon: int) -> np.ndarray:
+    """`forecast_adjusted(values, horizon)` on deseasonalized values, the season put back (when significant)."""
+    values = np.asarray(values, dtype="float64")
+    n = len(values)
+    if not seasonality_is_significant(values, season_length):
+        return forecast_adjusted(values, horizon)
+    multiplicative = bool(np.all(values > 0))
+    indices = seasonal_indices(values, season_length, multiplicative)
+    past = indices[np.arange(n) % season_length]
+    future = indices[np.arange(n, n + horizon) % season_length]
+    if multiplicative:
+        return forecast_adjusted(values / past, horizon) * future
+    return forecast_adjusted(values - past, horizon) + future
 
 
-@_deseasonalized
-def theta_forecast(values: np.ndarray, horizon: int) -> np.ndarray:
-    """Theta point forecast of the next `horizon` values of a gap-free history (at least 2 values).
+def theta_forecast(values: np.ndarray, season_length: int, horizon: int) -> np.ndarray:
+    """Theta point forecast of the next `horizon` values of a gap-free history (at least 2 values)."""
+    return _with_season(_theta, values, season_length, horizon)
 
-    Called as `theta_forecast(values, season_length, horizon)`.
-    """
+
+def _theta(values: np.ndarray, horizon: int) -> np.ndarray:
     n = len(values)
     level, alpha = simple_exponential_smoothing(values)
     drift = np.polyfit(np.arange(n), values, 1)[0] / 2
@@ -102,14 +97,17 @@ def theta_forecast(values: np.ndarray, horizon: int) -> np.ndarray:
 DAMPED_GRID = np.array(np.meshgrid([0.1, 0.3, 0.5, 0.7, 0.9], [0.02, 0.1, 0.3], [0.8, 0.9, 0.98])).reshape(3, -1)
 
 
-@_deseasonalized
-def damped_trend_forecast(values: np.ndarray, horizon: int) -> np.ndarray:
+def damped_trend_forecast(values: np.ndarray, season_length: int, horizon: int) -> np.ndarray:
     """Damped-trend point forecast of the next `horizon` values of a gap-free history (at least 2 values).
 
-    Called as `damped_trend_forecast(values, season_length, horizon)`. The
-    grid holds the level weight alpha, the trend weight as a share of alpha,
-    and the damping phi; a trend that does not stop is not in it (phi < 1).
+    `DAMPED_GRID` holds the level weight alpha, the trend weight as a share
+    of alpha, and the damping phi; a trend that does not stop is not in it
+    (phi < 1).
     """
+    return _with_season(_damped_trend, values, season_length, horizon)
+
+
+def _damped_trend(values: np.ndarray, horizon: int) -> np.ndarray:
     alpha, share, phi = DAMPED_GRID
     beta = alpha * share
     level = np.full(alpha.shape, values[0])

@@ -548,10 +548,9 @@ class Forecaster(Task):
             for row, i in enumerate(pending):
                 means[i, done : done + step] = values[row, :, 0]
                 grid = np.sort(values[row, :, 1:], axis=-1).T  # (Q, step)
-                median = _interpolate_quantiles(grid, self.quantile_grid, [0.5])
+                median = _interpolate_quantiles(grid, self.quantile_grid, [0.5])  # (1, step), kept by the scaling
                 grids[i, :, done : done + step] = median + float(self.config["interval_scale"]) * (grid - median)
-                median = _interpolate_quantiles(grids[i, :, done : done + step], self.quantile_grid, [0.5])[0]
-                current[i] = np.concatenate([current[i], median])
+                current[i] = np.concatenate([current[i], median[0]])
                 observed[i] = np.concatenate([observed[i], np.zeros(step)])
             done += step
         for i, (values, _) in enumerate(cleaned):

@@ -153,25 +153,31 @@ def evaluation_cases(records) -> list[tuple]:
     return cases
 
 
+def forecast_quantiles(forecaster, histories, season_lengths, horizons, levels=LEVELS) -> list[np.ndarray]:
+    """`(len(levels), horizon)` quantiles per history, each with its own horizon, batched by horizon."""
+    by_horizon: dict[int, list[int]] = {}
+    for index, h in enumerate(horizons):
+        by_horizon.setdefault(int(h), []).append(index)
+    quantiles: list[np.ndarray] = [np.empty(0)] * len(histories)
+    for h, indices in by_horizon.items():
+        _, batch = forecaster.forecast_arrays([histories[i] for i in indices],
+                                              [season_lengths[i] for i in indices], h, levels)
+        for row, i in enumerate(indices):
+            quantiles[i] = batch[row]
+    return quantiles
+
+
 def evaluate_records(forecaster, records, methods=("rnn-forecaster", "seasonal_naive", "ets")) -> dict[str, Any]:
     """Metrics per method on the last horizon of each record."""
     cases = evaluation_cases(records)
     per_method: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     if "rnn-forecaster" in methods:
-        by_horizon: dict[int, list[int]] = {}
-        for index, case in enumerate(cases):
-            by_horizon.setdefault(case[3], []).append(index)
-        forecasts: dict[int, tuple] = {}
-        for h, indices in by_horizon.items():
-            mean, quantiles = forecaster.forecast_arrays(
-                [cases[i][1] for i in indices], [cases[i][0].season_length for i in indices], h, LEVELS
-            )
-            for row, i in enumerate(indices):
-                forecasts[i] = (quantiles[row][LEVELS.index(0.5)], quantiles[row])
+        rnn = forecast_quantiles(forecaster, [c[1] for c in cases], [c[0].season_length for c in cases],
+                                 [c[3] for c in cases])
     for index, (record, train, test, h, scale) in enumerate(cases):
         for method in methods:
             if method == "rnn-forecaster":
-                point, quantiles = forecasts[index]
+                point, quantiles = rnn[index][LEVELS.index(0.5)], rnn[index]
             elif method == "seasonal_naive":
                 point, quantiles = seasonal_naive_forecast(train, record.season_length, h)
             else:

@@ -47,10 +47,12 @@ def diagnose(forecaster) -> dict:
         per_method = defaultdict(list)
         by_season = defaultdict(lambda: defaultdict(list))
         names = []
-        for record, train, test, h, scale in fe.evaluation_cases(records):
+        cases = fe.evaluation_cases(records)
+        rnn_quantiles = fe.forecast_quantiles(forecaster, [c[1] for c in cases], [c[0].season_length for c in cases],
+                                              [c[3] for c in cases])
+        for (record, train, test, h, scale), quantiles in zip(cases, rnn_quantiles):
             filled, _ = clean_history(train, name=record.name)
-            _, grid = forecaster.forecast_arrays([train], [record.season_length], h, fe.LEVELS)
-            rnn = (grid[0][fe.LEVELS.index(0.5)], grid[0])
+            rnn = (quantiles[fe.LEVELS.index(0.5)], quantiles)
             ets = fe.ets_forecast(train, record.season_length, h)
             naive = fe.seasonal_naive_forecast(train, record.season_length, h)
             candidates = {"rnn-forecaster": rnn, "seasonal_naive": naive, "ets": ets,

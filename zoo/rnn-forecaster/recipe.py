@@ -159,19 +159,13 @@ def usable_history(values) -> bool:
 def calibrate_intervals(forecaster, cases, coverage=0.8) -> float:
     """Set `forecaster.config["interval_scale"]` from `(history, season_length, actual)` cases it never trained on."""
     from keras_rnnzoo.zoo import forecaster as fc
+    from keras_rnnzoo.zoo.forecaster_eval import forecast_quantiles
 
-    by_horizon = {}
-    for history, season, actual in cases:
-        by_horizon.setdefault(len(actual), []).append((history, season, actual))
     forecaster.config["interval_scale"] = 1.0
-    columns = {"actual": [], "median": [], "lower": [], "upper": []}
-    for h, group in by_horizon.items():
-        _, quantiles = forecaster.forecast_arrays([g[0] for g in group], [g[1] for g in group], h, (0.1, 0.5, 0.9))
-        columns["actual"].extend(g[2] for g in group)
-        for key, row in (("lower", 0), ("median", 1), ("upper", 2)):
-            columns[key].extend(quantiles[:, row])
-    flat = {key: np.concatenate(value) for key, value in columns.items()}
-    scale = fc.interval_scale_for_coverage(flat["actual"], flat["median"], flat["lower"], flat["upper"], coverage)
+    histories, seasons, actuals = zip(*cases)
+    quantiles = forecast_quantiles(forecaster, histories, seasons, [len(a) for a in actuals], (0.1, 0.5, 0.9))
+    lower, median, upper = (np.concatenate([q[row] for q in quantiles]) for row in range(3))
+    scale = fc.interval_scale_for_coverage(np.concatenate(actuals), median, lower, upper, coverage)
     forecaster.config["interval_scale"] = scale
     return scale
 
@@ -233,8 +227,9 @@ def main(argv=None) -> dict:
             calibration.append((again[0], record.season_length, again[1]))
         training.append(series_data.SeriesRecord(record.name, values, record.season_length, record.source))
     generated = series_data.generate_series(100 if args.quick else 3000, rng)
-    if args.mixup:
-        generated += series_data.mixup_series(training, min(args.mixup, 50) if args.quick else args.mixup, rng)
+    mixup = min(args.mixup, 50) if args.quick else args.mixup
+    if mixup:
+        generated += series_data.mixup_series(training, mixup, rng)
     if args.data:
         training.extend(extra_series(args.data))
     records = training + generated
@@ -274,7 +269,7 @@ def main(argv=None) -> dict:
             "real_series": len(training), "generated_series": len(generated),
             "windows_per_epoch": windows, "epochs": epochs, "weighting": args.weighting,
             **({"trained_models": [path.name for path in args.model]} if args.model else {"seed": args.seed}),
-            "real_weight": args.real_weight, "base_forecast": args.base, "mixup_series": args.mixup,
+            "real_weight": args.real_weight, "base_forecast": args.base, "mixup_series": mixup,
             "calibration_series": len(calibration), "members": fc.ensemble_members(model),
             "backend": keras.backend.backend(), "seconds": round(time.time() - started, 1),
             "recipe": "zoo/rnn-forecaster/recipe.py" + (" --quick" if args.quick else ""),
