@@ -31,6 +31,8 @@ at 1024 steps; docs/benchmarks.md). On JAX that loop is fused
 (`jax_minimal.fused_scan`): each step computes its own preactivations from
 `x_t`, and a hand-written backward pass recomputes them, so no
 whole-sequence tensor but the output goes through memory (another 2-2.4x).
+Both loops run time-major; the output is transposed back to batch-major only
+when the whole sequence is returned.
 `use_sequential_scan` makes the choice; `force_sequential_scan` overrides it.
 """
 
@@ -145,13 +147,17 @@ def linear_sequential_scan(a, b, h0):
     Returns:
         `(batch, time, units)`: every `h_t`.
     """
+    return ops.moveaxis(_time_major_sequential_scan(ops.moveaxis(a, 1, 0), ops.moveaxis(b, 1, 0), h0), 0, 1)
+
+
+def _time_major_sequential_scan(a, b, h0):
+    """`linear_sequential_scan` on `(time, batch, units)` coefficients; returns `(time, batch, units)`."""
 
     def step(h, coefficients):
         h = coefficients[0] * h + coefficients[1]
         return h, h
 
-    _, outputs = ops.scan(step, h0, (ops.moveaxis(a, 1, 0), ops.moveaxis(b, 1, 0)))
-    return ops.moveaxis(outputs, 0, 1)
+    return ops.scan(step, h0, (a, b))[1]
 
 
 # None: decide per device (see `use_sequential_scan`); True / False force a mode (tests, benchmarks).
@@ -352,41 +358,51 @@ class _MinimalRNN(keras.layers.Layer):
             x = ops.flip(x, axis=1)
             if mask is not None:
                 mask = ops.flip(mask, axis=1)
-        if use_sequential_scan() and keras.backend.backend() == "jax":
-            outputs = self._fused_jax_scan(x, h0, mask)
+        if use_sequential_scan():
+            # the loops run time-major; only a returned sequence is transposed back
+            if keras.backend.backend() == "jax":
+                time_major = self._fused_jax_scan(x, h0, mask)
+            else:
+                time_major = self._sequential_scan(x, h0, mask)
+            last = time_major[-1]
+            outputs = ops.moveaxis(time_major, 0, 1) if self.return_sequences else None
         else:
-            outputs = self._scan(x, h0, mask)
-        last = outputs[:, -1, :]
+            outputs = self._parallel_scan(x, h0, mask)
+            last = outputs[:, -1, :]
         if self.stateful:
             self.states[0].assign(ops.cast(last, self.states[0].dtype))
-        outputs = ops.cast(outputs, self.compute_dtype)
         last = ops.cast(last, self.compute_dtype)
-        output = outputs if self.return_sequences else last
+        output = ops.cast(outputs, self.compute_dtype) if self.return_sequences else last
         if self.return_state:
             return output, last
         return output
 
-    def _scan(self, x, h0, mask):
-        """All `h_t` from the whole sequence's coefficients: the linear loop or the log-space parallel scan."""
-        k = ops.matmul(x, ops.cast(self.kernel, "float32"))
-        if self.bias is not None:
-            k = k + ops.cast(self.bias, "float32")
-        keep = None if mask is None else ops.expand_dims(ops.cast(mask, "bool"), -1)
-        if use_sequential_scan():
-            a, b = self.coefficients(k)
-            if keep is not None:
-                a = ops.where(keep, a, 1.0)  # state carried over
-                b = ops.where(keep, b, 0.0)  # nothing added
-            return linear_sequential_scan(a, b, h0)
-        log_a, log_b = self.log_coefficients(k)
-        if keep is not None:
+    def _sequential_scan(self, x, h0, mask):
+        """Every `h_t`, time-major, by the linear loop over the whole sequence's coefficients.
+
+        The sequence is made time-major before the input projection, so the
+        `(time, batch, gates * units)` preactivations and coefficients (the
+        largest tensors of a step) go into the loop without a transpose.
+        """
+        a, b = self.coefficients(self._preactivations(ops.moveaxis(x, 1, 0)))
+        if mask is not None:
+            keep = ops.expand_dims(ops.cast(ops.moveaxis(mask, 1, 0), "bool"), -1)
+            a = ops.where(keep, a, 1.0)  # state carried over
+            b = ops.where(keep, b, 0.0)  # nothing added
+        return _time_major_sequential_scan(a, b, h0)
+
+    def _parallel_scan(self, x, h0, mask):
+        """Every `h_t`, batch-major, by the log-space parallel scan."""
+        log_a, log_b = self.log_coefficients(self._preactivations(x))
+        if mask is not None:
+            keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
             log_a = ops.where(keep, log_a, 0.0)  # a = 1: state carried over
             log_b = ops.where(keep, log_b, _LOG_ZERO)  # b = 0: nothing added
         log_decay, log_h = log_space_scan(log_a, log_b)
         return ops.exp(log_h) + ops.exp(log_decay) * ops.expand_dims(h0, 1)
 
     def _fused_jax_scan(self, x, h0, mask):
-        """All `h_t` by `jax_minimal.fused_scan` (JAX on the CPU: one loop, per-step preactivations)."""
+        """Every `h_t`, time-major, by `jax_minimal.fused_scan` (JAX on the CPU: one loop, per-step preactivations)."""
         from keras_rnnzoo.layers import jax_minimal
 
         kernel = ops.cast(self.kernel, "float32")
@@ -396,8 +412,7 @@ class _MinimalRNN(keras.layers.Layer):
             keep = ops.ones(ops.shape(time_major)[:2] + (1,), "float32")
         else:
             keep = ops.expand_dims(ops.cast(ops.moveaxis(mask, 1, 0), "float32"), -1)
-        outputs = jax_minimal.fused_scan(self.coefficients, time_major, kernel, bias, h0, keep)
-        return ops.moveaxis(outputs, 0, 1)
+        return jax_minimal.fused_scan(self.coefficients, time_major, kernel, bias, h0, keep)
 
     def compute_output_shape(self, input_shape):
         batch, steps = input_shape[0], input_shape[1]
