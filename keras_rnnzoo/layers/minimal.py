@@ -139,19 +139,14 @@ def log_space_scan(log_a, log_b):
 
 
 def linear_sequential_scan(a, b, h0):
-    """`h_t = a_t h_{t-1} + b_t` from `h0`, one step after the other (`keras.ops.scan`).
+    """`h_t = a_t h_{t-1} + b_t` from `h0`, one step after the other (`keras.ops.scan`), time-major.
 
     Args:
-        a, b: `(batch, time, units)` float32 tensors; h0: `(batch, units)`.
+        a, b: `(time, batch, units)` float32 tensors; h0: `(batch, units)`.
 
     Returns:
-        `(batch, time, units)`: every `h_t`.
+        `(time, batch, units)`: every `h_t`.
     """
-    return ops.moveaxis(_time_major_sequential_scan(ops.moveaxis(a, 1, 0), ops.moveaxis(b, 1, 0), h0), 0, 1)
-
-
-def _time_major_sequential_scan(a, b, h0):
-    """`linear_sequential_scan` on `(time, batch, units)` coefficients; returns `(time, batch, units)`."""
 
     def step(h, coefficients):
         h = coefficients[0] * h + coefficients[1]
@@ -360,10 +355,9 @@ class _MinimalRNN(keras.layers.Layer):
                 mask = ops.flip(mask, axis=1)
         if use_sequential_scan():
             # the loops run time-major; only a returned sequence is transposed back
-            if keras.backend.backend() == "jax":
-                time_major = self._fused_jax_scan(x, h0, mask)
-            else:
-                time_major = self._sequential_scan(x, h0, mask)
+            keep = None if mask is None else ops.expand_dims(ops.cast(ops.moveaxis(mask, 1, 0), "float32"), -1)
+            scan = self._fused_jax_scan if keras.backend.backend() == "jax" else self._sequential_scan
+            time_major = scan(ops.moveaxis(x, 1, 0), h0, keep)
             last = time_major[-1]
             outputs = ops.moveaxis(time_major, 0, 1) if self.return_sequences else None
         else:
@@ -377,19 +371,19 @@ class _MinimalRNN(keras.layers.Layer):
             return output, last
         return output
 
-    def _sequential_scan(self, x, h0, mask):
-        """Every `h_t`, time-major, by the linear loop over the whole sequence's coefficients.
+    def _sequential_scan(self, x, h0, keep):
+        """Every `h_t` by the linear loop over the whole sequence's coefficients.
 
-        The sequence is made time-major before the input projection, so the
-        `(time, batch, gates * units)` preactivations and coefficients (the
-        largest tensors of a step) go into the loop without a transpose.
+        `x` is time-major already, so the `(time, batch, gates * units)`
+        preactivations and coefficients (the largest tensors of a step) go
+        into the loop without a transpose. `keep`: `(time, batch, 1)`, 1 where
+        the step counts, or None.
         """
-        a, b = self.coefficients(self._preactivations(ops.moveaxis(x, 1, 0)))
-        if mask is not None:
-            keep = ops.expand_dims(ops.cast(ops.moveaxis(mask, 1, 0), "bool"), -1)
-            a = ops.where(keep, a, 1.0)  # state carried over
-            b = ops.where(keep, b, 0.0)  # nothing added
-        return _time_major_sequential_scan(a, b, h0)
+        a, b = self.coefficients(self._preactivations(x))
+        if keep is not None:
+            a = ops.where(keep > 0, a, 1.0)  # state carried over
+            b = ops.where(keep > 0, b, 0.0)  # nothing added
+        return linear_sequential_scan(a, b, h0)
 
     def _parallel_scan(self, x, h0, mask):
         """Every `h_t`, batch-major, by the log-space parallel scan."""
@@ -401,18 +395,15 @@ class _MinimalRNN(keras.layers.Layer):
         log_decay, log_h = log_space_scan(log_a, log_b)
         return ops.exp(log_h) + ops.exp(log_decay) * ops.expand_dims(h0, 1)
 
-    def _fused_jax_scan(self, x, h0, mask):
-        """Every `h_t`, time-major, by `jax_minimal.fused_scan` (JAX on the CPU: one loop, per-step preactivations)."""
+    def _fused_jax_scan(self, x, h0, keep):
+        """Every `h_t` by `jax_minimal.fused_scan` (JAX on the CPU: one loop, per-step preactivations); arguments as `_sequential_scan`."""
         from keras_rnnzoo.layers import jax_minimal
 
         kernel = ops.cast(self.kernel, "float32")
         bias = ops.cast(self.bias, "float32") if self.bias is not None else ops.zeros((kernel.shape[-1],), "float32")
-        time_major = ops.moveaxis(x, 1, 0)
-        if mask is None:
-            keep = ops.ones(ops.shape(time_major)[:2] + (1,), "float32")
-        else:
-            keep = ops.expand_dims(ops.cast(ops.moveaxis(mask, 1, 0), "float32"), -1)
-        return jax_minimal.fused_scan(self.coefficients, time_major, kernel, bias, h0, keep)
+        if keep is None:
+            keep = ops.ones(ops.shape(x)[:2] + (1,), "float32")
+        return jax_minimal.fused_scan(self.coefficients, x, kernel, bias, h0, keep)
 
     def compute_output_shape(self, input_shape):
         batch, steps = input_shape[0], input_shape[1]
