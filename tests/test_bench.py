@@ -12,13 +12,13 @@ from conftest import run_python
 
 from keras_rnnzoo.bench import Shape
 from keras_rnnzoo.bench.tasks import COPY_ALPHABET, COPY_SYMBOLS, adding_batch, copy_batch
-from keras_rnnzoo.bench.throughput import add_ratios, measure
+from keras_rnnzoo.bench.throughput import add_ratios, keras_contestant, keras_layer_factories, measure
 
 BACKEND = keras.backend.backend()
 RESULT_FIELDS = {
     "backend", "framework", "contestant", "family", "shape", "repeats", "train_ms", "train_ms_all",
     "train_tokens_per_s", "infer_ms", "infer_ms_all", "infer_tokens_per_s", "peak_memory_mib", "memory_method",
-    "dtype_policy", "jit_compile", "baseline", "train_speedup_vs_builtin", "infer_speedup_vs_builtin", "train_speedup_vs_torch", "infer_speedup_vs_torch",
+    "dtype_policy", "jit_compile", "train_loop", "baseline", "train_speedup_vs_builtin", "infer_speedup_vs_builtin", "train_speedup_vs_torch", "infer_speedup_vs_torch",
 }
 STREAMING_FIELDS = {"backend", "contestant", "features", "units", "hops", "hop_ms", "hop_ms_p90"}
 TASK_FIELDS = {"backend", "task", "cell", "length", "units", "batch", "train_steps", "metric", "value", "baseline", "solved", "train_seconds"}
@@ -48,8 +48,9 @@ def test_quick_json_has_documented_fields():
         assert row["train_ms"] > 0 and row["infer_tokens_per_s"] > 0 and len(row["train_ms_all"]) == 2
         assert row["dtype_policy"] == "float32"
         if row["framework"] == "torch":
-            assert row["jit_compile"] is None
+            assert row["jit_compile"] is None and row["train_loop"] is None
         else:  # Keras's "auto" turns XLA off for TensorFlow on a CPU-only machine
+            assert row["train_loop"] == "keras"
             assert isinstance(row["jit_compile"], bool) and (BACKEND != "tensorflow" or not row["jit_compile"])
         if row["framework"] == "keras":
             assert row["backend"] == BACKEND and row["train_speedup_vs_builtin"] is not None
@@ -95,6 +96,35 @@ def test_measure_in_process_and_ratios():
         measure(["nope"], Shape(1, 1, 1, 1), backend=BACKEND)
 
 
+@pytest.mark.skipif(BACKEND != "jax", reason="the stateless training loop is written with JAX")
+@pytest.mark.parametrize("name", ["rnnzoo.LSTM", "keras.GRU"])
+def test_jax_train_loop_takes_the_same_steps_as_train_on_batch(name):
+    family, make_layer = keras_layer_factories()[name]
+    shape = Shape(3, 5, 2, 4)
+    plain = keras_contestant(name, family, make_layer, shape, seed=1)
+    stateless = keras_contestant(name, family, make_layer, shape, seed=1, train_loop="jax")
+    assert (plain.train_loop, stateless.train_loop) == ("keras", "jax")
+    before = stateless.infer_step()
+    np.testing.assert_allclose(before, plain.infer_step(), rtol=1e-6)
+    for _ in range(3):
+        plain.train_step()
+        stateless.train_step()
+    after = stateless.infer_step()
+    assert np.abs(after - before).max() > 1e-4  # the weights moved
+    np.testing.assert_allclose(after, plain.infer_step(), rtol=1e-4, atol=1e-6)
+
+
+def test_jax_train_loop_needs_the_jax_backend():
+    if BACKEND == "jax":
+        payload = _cli_json("--quick", "--layers", "rnnzoo.LSTM", "--no-torch", "--no-streaming", "--no-memory",
+                            "--train-loop", "jax")
+        assert payload["errors"] == [] and [r["train_loop"] for r in payload["results"]] == ["jax"]
+    else:
+        with pytest.raises(ValueError, match="needs the JAX backend"):
+            keras_contestant("rnnzoo.LSTM", "lstm", keras_layer_factories()["rnnzoo.LSTM"][1], Shape(1, 2, 1, 2),
+                             train_loop="jax")
+
+
 def test_generators():
     rng = np.random.default_rng(0)
     x, y = adding_batch(rng, 5, 12)
@@ -120,7 +150,8 @@ def test_shape_parse():
 
 @pytest.mark.parametrize(
     "args",
-    [("--shape", "1,2,3"), ("--shape", "1,2,3,4", "--long"), ("--task", "sorting"), ("--task", "copy", "--lengths", "0")],
+    [("--shape", "1,2,3"), ("--shape", "1,2,3,4", "--long"), ("--task", "sorting"), ("--task", "copy", "--lengths", "0"),
+     ("--train-loop", "jax", "--backend", "tensorflow")],
 )
 def test_usage_errors_exit_2(args):
     process = run_python(

@@ -27,7 +27,9 @@ upper bound for the CPU contestants), `seconds`, and four lists:
   `infer_tokens_per_s`, `dtype_policy` (the Keras policy; PyTorch's layers
   always run float32), `jit_compile` (whether the Keras model's training and
   inference steps ran under XLA, as Keras resolved `compile(jit_compile=...)`;
-  null for PyTorch's layers), `peak_memory_mib` and `memory_method` ("device":
+  null for PyTorch's layers), `train_loop` ("keras": timed with
+  `train_on_batch` / `predict_on_batch`; "jax": with a jitted stateless step,
+  `rnnzoo bench --train-loop jax`; null for PyTorch's layers), `peak_memory_mib` and `memory_method` ("device":
   the accelerator's peak counter; "rss": resident memory added on the CPU,
   approximate), `baseline` (the built-in compared with), and speedups
   (reference time / this time, > 1 means faster): `train_speedup_vs_builtin`,

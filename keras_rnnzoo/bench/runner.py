@@ -52,6 +52,7 @@ def run_in_process(spec: dict) -> dict:
                 include_torch=spec.get("include_torch", False),
                 memory=spec.get("memory", True),
                 jit_compile=spec.get("jit_compile", "auto"),
+                train_loop=spec.get("train_loop", "keras"),
             )
             for row in results:
                 row["dtype_policy"] = "float32" if row["framework"] == "torch" else spec.get("dtype_policy", "float32")

@@ -5,7 +5,11 @@ Each contestant is "a recurrent layer then a dense layer" on one
 (`model.compile("adam", "mse")`, so `jit_compile="auto"`, or the
 `jit_compile` asked for: XLA on or off for every Keras contestant), timed with
 `train_on_batch` (forward, backward, Adam update) and `predict_on_batch`
-on a batch already on the backend's device;
+on a batch already on the backend's device, or, with `train_loop="jax"` on
+the JAX backend, with a jitted stateless step (`model.stateless_call`,
+`jax.value_and_grad`, `optimizer.stateless_apply`, as Keras's guide to
+writing a JAX training loop from scratch does it), which leaves out
+`train_on_batch`'s per-call bookkeeping (about 2 ms on a GPU);
 PyTorch's `nn.LSTM` / `nn.GRU` with `nn.Linear` and `torch.optim.Adam` run
 the same step in eager PyTorch. Contestants alternate within each
 repetition (so slow drifts of a shared machine hit all of them alike), the
@@ -19,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -40,6 +45,7 @@ class Contestant:
     train_step: Callable[[], object]
     infer_step: Callable[[], object]
     jit_compile: bool | None = None  # what Keras resolved `compile(jit_compile=...)` to
+    train_loop: str | None = None  # "keras" (train_on_batch) or "jax" (jitted stateless step)
 
 
 def keras_layer_factories() -> dict[str, tuple[str, Callable[[int], object]]]:
@@ -78,10 +84,24 @@ def torch_available() -> bool:
     return True
 
 
+TRAIN_LOOPS = ("keras", "jax")
+
+
 def keras_contestant(
-    name: str, family: str, make_layer, shape: Shape, seed: int = 0, jit_compile: bool | str = "auto"
+    name: str,
+    family: str,
+    make_layer,
+    shape: Shape,
+    seed: int = 0,
+    jit_compile: bool | str = "auto",
+    train_loop: str = "keras",
 ) -> Contestant:
     import keras
+
+    if train_loop not in TRAIN_LOOPS:
+        raise ValueError(f"unknown train_loop {train_loop!r}; choose from {TRAIN_LOOPS}.")
+    if train_loop == "jax" and keras.backend.backend() != "jax":
+        raise ValueError(f"train_loop='jax' needs the JAX backend; Keras runs {keras.backend.backend()!r}.")
 
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
@@ -96,14 +116,64 @@ def keras_contestant(
     # the batch lives on the backend's device, as PyTorch's does
     x = keras.ops.convert_to_tensor(rng.normal(size=(shape.batch, shape.steps, shape.features)).astype("float32"))
     y = keras.ops.convert_to_tensor(rng.normal(size=(shape.batch, 1)).astype("float32"))
+    if train_loop == "jax":
+        train_step, infer_step = _jax_stateless_steps(model, x, y)
+    else:
+        train_step, infer_step = (lambda: model.train_on_batch(x, y)), (lambda: model.predict_on_batch(x))
     return Contestant(
         name,
         family,
         "keras",
-        train_step=lambda: model.train_on_batch(x, y),
-        infer_step=lambda: model.predict_on_batch(x),
-        jit_compile=bool(model.jit_compile),
+        train_step=train_step,
+        infer_step=infer_step,
+        jit_compile=bool(model.jit_compile) if train_loop == "keras" else True,
+        train_loop=train_loop,
     )
+
+
+def _jax_stateless_steps(model, x, y) -> tuple[Callable[[], object], Callable[[], object]]:
+    """A jitted training step and inference step that keep the model's state as JAX arrays.
+
+    The same computation as `train_on_batch` / `predict_on_batch` (forward,
+    mean squared error, backward, the compiled Adam update) without their
+    per-call bookkeeping; the state is donated so that XLA updates it in place.
+    """
+    import jax
+    import keras
+
+    optimizer, mean_squared_error = model.optimizer, keras.losses.MeanSquaredError()
+    optimizer.build(model.trainable_variables)
+    state = [
+        [v.value for v in model.trainable_variables],
+        [v.value for v in model.non_trainable_variables],
+        [v.value for v in optimizer.variables],
+    ]
+
+    def loss_and_updates(trainable, non_trainable, inputs, targets):
+        predictions, non_trainable = model.stateless_call(trainable, non_trainable, inputs, training=True)
+        return mean_squared_error(targets, predictions), non_trainable
+
+    gradient = jax.value_and_grad(loss_and_updates, has_aux=True)
+
+    @partial(jax.jit, donate_argnums=0)
+    def step(state, inputs, targets):
+        trainable, non_trainable, optimizer_state = state
+        (loss, non_trainable), grads = gradient(trainable, non_trainable, inputs, targets)
+        trainable, optimizer_state = optimizer.stateless_apply(optimizer_state, grads, trainable)
+        return loss, [trainable, non_trainable, optimizer_state]
+
+    @jax.jit
+    def predict(trainable, non_trainable, inputs):
+        return model.stateless_call(trainable, non_trainable, inputs, training=False)[0]
+
+    def train():
+        loss, state[:] = step(state, x, y)
+        return float(loss)  # blocks until done, as train_on_batch's numpy logs do
+
+    def infer():
+        return np.asarray(predict(state[0], state[1], x))
+
+    return train, infer
 
 
 def torch_contestant(family: str, shape: Shape, seed: int = 0) -> Contestant:
@@ -145,11 +215,15 @@ def measure(
     include_torch: bool = False,
     memory: bool = True,
     jit_compile: bool | str = "auto",
+    train_loop: str = "keras",
 ) -> tuple[list[dict], list[dict]]:
     """Time the named Keras contestants (plus PyTorch's when asked) on `shape`.
 
     `jit_compile` goes to every Keras model's `compile()` ("auto": Keras's
     default, which on TensorFlow turns XLA off on a CPU-only machine).
+    `train_loop` is how the Keras contestants are stepped: "keras"
+    (`train_on_batch` / `predict_on_batch`) or "jax" (a jitted stateless step;
+    JAX backend only).
 
     Returns `(results, errors)`: one dict per contestant (fields documented
     in `keras_rnnzoo.bench`), and `{"contestant", "error"}` for those that
@@ -163,7 +237,9 @@ def measure(
             raise ValueError(f"unknown contestant {name!r}; choose from {sorted(factories)}.")
         family, make_layer = factories[name]
         try:
-            contestants.append(keras_contestant(name, family, make_layer, shape, jit_compile=jit_compile))
+            contestants.append(
+                keras_contestant(name, family, make_layer, shape, jit_compile=jit_compile, train_loop=train_loop)
+            )
         except Exception as error:  # noqa: BLE001 - reported, the others still run
             errors.append({"contestant": name, "error": f"{type(error).__name__}: {error}"})
     if include_torch and torch_available():
@@ -214,6 +290,7 @@ def measure(
                 "peak_memory_mib": None if mib is None else round(mib, 1),
                 "memory_method": method,
                 "jit_compile": contestant.jit_compile,
+                "train_loop": contestant.train_loop,
             }
         )
     return results, errors

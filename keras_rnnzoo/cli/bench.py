@@ -8,6 +8,7 @@ Examples::
     rnnzoo bench --task adding --lengths 50,200,1000
     rnnzoo bench --quick --json                   # seconds; what CI runs
     rnnzoo bench --backend jax --shape 256,1024,128,512 --dtype-policy mixed_bfloat16   # on a GPU
+    rnnzoo bench --backend jax --train-loop jax   # a jitted stateless step instead of train_on_batch
 
 The JSON fields are documented in `keras_rnnzoo.bench`.
 """
@@ -63,6 +64,10 @@ def _int_list(text: str, option: str) -> list[int]:
               help="Keras dtype policy of the Keras contestants (PyTorch's own layers stay float32).")
 @click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="XLA for the Keras contestants' compile(): auto is Keras's default (off for TensorFlow on a CPU-only machine).")
+@click.option("--train-loop", type=click.Choice(["keras", "jax"]), default="keras", show_default=True,
+              help="How the Keras contestants are stepped: keras = train_on_batch / predict_on_batch; jax = a jitted "
+                   "stateless step (stateless_call + optimizer.stateless_apply), without train_on_batch's per-call "
+                   "bookkeeping (JAX backend only).")
 @click.option("--task", type=click.Choice(["adding", "copy"]), default=None, help="Run a long-memory task instead of the speed benchmark.")
 @click.option("--lengths", default=None, help="Task lengths (default 50,200,1000; 10,20 with --quick).")
 @click.option("--cells", "cells_text", default=None, help="Task cells (default SimpleRNN,LSTM,GRU,MinGRU,MinLSTM).")
@@ -73,7 +78,7 @@ def _int_list(text: str, option: str) -> list[int]:
 @json_option
 def bench(
     shape_text, long_preset, backends, repeats, warmup, layers_text, no_torch, no_streaming, no_memory, dtype_policy,
-    jit_compile, task, lengths, cells_text, train_steps, units, quick, timeout, json_output,
+    jit_compile, train_loop, task, lengths, cells_text, train_steps, units, quick, timeout, json_output,
 ) -> None:
     """Benchmark keras_rnnzoo layers against keras.layers and PyTorch (one process per backend)."""
     from keras_rnnzoo.bench import DEFAULT_SHAPE, LONG_SHAPES, QUICK_SHAPE, Shape, available_backends, run
@@ -86,6 +91,8 @@ def bench(
     if missing:
         raise click.BadParameter(f"backend(s) not installed: {', '.join(missing)}.", param_hint="--backend")
 
+    if train_loop == "jax" and chosen != ["jax"]:
+        raise click.BadParameter(f"needs --backend jax alone; got {', '.join(chosen)}.", param_hint="--train-loop")
     if task is not None:
         spec = {
             "kind": "task",
@@ -120,6 +127,7 @@ def bench(
             "memory": not no_memory,
             "dtype_policy": dtype_policy,
             "jit_compile": {"on": True, "off": False}.get(jit_compile, "auto"),
+            "train_loop": train_loop,
         }
     if json_output:
         payload = run(spec, chosen, timeout=timeout)
