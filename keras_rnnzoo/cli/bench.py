@@ -159,6 +159,10 @@ def _print_tables(payload: dict) -> None:
     if peaks:
         caption += "\nprocess peak memory: " + ", ".join(f"{backend} {_fmt(mib, 0)} MiB" for backend, mib in peaks.items())
     if payload["results"]:
+        loop = payload["spec"].get("train_loop", "keras")
+        caption += "\nKeras contestants stepped with " + (
+            "a jitted stateless JAX step (--train-loop jax)" if loop == "jax" else "train_on_batch / predict_on_batch"
+        )
         table = Table(title="Training step (forward, backward, Adam) and inference", caption=caption)
         for column in ("backend", "contestant", "shape B,T,I,H", "train ms", "train tok/s", "× built-in", "× torch", "infer ms", "infer tok/s", "× built-in", "memory MiB"):
             table.add_column(column, justify="left" if column in ("backend", "contestant") else "right")
