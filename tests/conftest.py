@@ -14,6 +14,8 @@ Helpers (import them with `from conftest import ...`):
   respect to the inputs and the trainable weights, with each backend's own
   autodiff (GradientTape, jax.grad, torch autograd).
 - `random_weights(layer)`, `copy_weights(source, target)`, `sequence_mask`.
+- `on_accelerator()`: whether the backend computes on a GPU / TPU (device-
+  dependent choices of loop differ there).
 """
 
 from __future__ import annotations
@@ -143,6 +145,24 @@ def run_python(
 
 
 # --------------------------------------------------------------------- weights
+def on_accelerator() -> bool:
+    """Whether the Keras backend's default device is a GPU or TPU (CI has none)."""
+    name = keras.backend.backend()
+    if name == "jax":
+        import jax
+
+        return jax.default_backend() != "cpu"
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_logical_devices("GPU"))
+    if name == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
 def random_weights(layer, scale: float = 0.5, seed: int = SEED) -> None:
     """Give every weight of a built `layer` random normal values (bias too)."""
     generator = np.random.default_rng(seed)

@@ -114,18 +114,24 @@ def fast_inner_loop(layer, sequences, initial_state, mask, training):
 
 # ------------------------------------------------------------------ PyTorch
 def _prepare(layer, cell, sequences, initial_state, mask):
-    """`(x, states, mask)` as raw tensors in time order, or `None` under mixed precision."""
+    """`(x, states, mask)` as raw tensors in time order on the weights' device, or `None` under mixed precision.
+
+    Like Keras's own ops (`convert_to_tensor`), inputs on another device
+    (a CPU tensor fed to a layer on a GPU) are moved to the weights' device;
+    gradients flow back to them.
+    """
     import torch
 
     x = sequences
-    dtype = cell.kernel.value.dtype
+    dtype, device = cell.kernel.value.dtype, cell.kernel.value.device
     if not torch.is_tensor(x) or x.dtype != dtype:
         return None  # mixed precision: the generic loop autocasts per step
-    states = [s.to(dtype) for s in initial_state]
+    x = x.to(device)
+    states = [s.to(device=device, dtype=dtype) for s in initial_state]
     if layer.stateful:  # the state variables are assigned in place afterwards
         states = [s.clone() for s in states]
     if mask is not None:
-        mask = torch.as_tensor(mask, device=x.device).bool()
+        mask = torch.as_tensor(mask, device=device).bool()
         if mask.ndim == 3:
             mask = mask[..., 0]
     if layer.go_backwards:
