@@ -39,6 +39,7 @@ def test_quick_json_has_documented_fields():
     assert {"spec", "machine", "devices", "process_peak_rss_mib", "seconds", "results", "streaming", "tasks",
             "errors"} <= set(payload)
     assert payload["errors"] == [] and payload["devices"] == {BACKEND: "cpu"}
+    assert payload["machine"]["cpu_count"] >= 1 and payload["machine"]["load_average_1m"] >= 0
     assert set(payload["process_peak_rss_mib"]) == {BACKEND} and payload["process_peak_rss_mib"][BACKEND] > 50
     names = {row["contestant"] for row in payload["results"]}
     assert {"keras.LSTM", "keras.GRU", "rnnzoo.LSTM", "rnnzoo.GRU", "rnnzoo.MinGRU", "rnnzoo.MinLSTM"} <= names

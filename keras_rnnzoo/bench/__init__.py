@@ -13,7 +13,7 @@ Run them with `rnnzoo bench` (see `keras_rnnzoo.cli.bench`). Modules:
 
 JSON fields (`rnnzoo bench --json`): top level `kind` ("throughput" or
 "task"), `spec` (the settings), `backends`, `machine` (platform, CPU count,
-library versions), `devices` (what each backend computed on, e.g. "cpu" or
+`load_average_1m` before the run, library versions), `devices` (what each backend computed on, e.g. "cpu" or
 "gpu: NVIDIA H200"), `process_peak_rss_mib` (per backend: the largest
 resident memory its whole process reached, in MiB; host memory, so an
 upper bound for the CPU contestants), `seconds`, and four lists:

@@ -174,13 +174,24 @@ def _device_peak(backend: str) -> int | None:
 
 
 def machine() -> dict:
-    """Where the numbers come from: CPU count, platform and library versions."""
+    """Where the numbers come from: CPU count, platform, library versions, and how busy the machine was.
+
+    `load_average_1m` is the 1-minute load average when this is called (before
+    any contestant runs; None where the OS has none): near or above
+    `cpu_count`, other work shared the CPU and the times are slower and noisier
+    than on an idle machine.
+    """
     import platform
 
+    try:
+        load = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # not available on this OS
+        load = None
     info = {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        "load_average_1m": load,
         "python": platform.python_version(),
     }
     from importlib import metadata

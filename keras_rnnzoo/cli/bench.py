@@ -155,6 +155,8 @@ def _fmt(value, digits: int = 1, suffix: str = "") -> str:
 def _print_tables(payload: dict) -> None:
     machine = payload["machine"]
     caption = f"{machine.get('cpu_count')} CPUs, keras {machine.get('keras')}; medians; ×: reference time / this time (> 1 is faster)"
+    if machine.get("load_average_1m") is not None:
+        caption += f"\n1-minute load average before the run: {machine['load_average_1m']:.2f} on {machine.get('cpu_count')} CPUs"
     peaks = payload.get("process_peak_rss_mib") or {}
     if peaks:
         caption += "\nprocess peak memory: " + ", ".join(f"{backend} {_fmt(mib, 0)} MiB" for backend, mib in peaks.items())
