@@ -98,8 +98,9 @@ def test_measure_in_process_and_ratios():
 
 
 @pytest.mark.skipif(BACKEND != "jax", reason="the stateless training loop is written with JAX")
-@pytest.mark.parametrize("name", ["rnnzoo.LSTM", "keras.GRU"])
-def test_jax_train_loop_takes_the_same_steps_as_train_on_batch(name):
+@pytest.mark.parametrize("name, policy", [("rnnzoo.LSTM", "float32"), ("keras.GRU", "float32"), ("rnnzoo.LSTM", "mixed_float16")])
+def test_jax_train_loop_takes_the_same_steps_as_train_on_batch(name, policy):
+    keras.config.set_dtype_policy(policy)  # mixed_float16: the loss is scaled by the optimizer's loss scale
     family, make_layer = keras_layer_factories()[name]
     shape = Shape(3, 5, 2, 4)
     plain = keras_contestant(name, family, make_layer, shape, seed=1)

@@ -149,16 +149,19 @@ def _jax_stateless_steps(model, x, y) -> tuple[Callable[[], object], Callable[[]
         [v.value for v in optimizer.variables],
     ]
 
-    def loss_and_updates(trainable, non_trainable, inputs, targets):
+    def loss_and_updates(trainable, non_trainable, optimizer_state, inputs, targets):
         predictions, non_trainable = model.stateless_call(trainable, non_trainable, inputs, training=True)
-        return mean_squared_error(targets, predictions), non_trainable
+        loss = mean_squared_error(targets, predictions)
+        # under mixed_float16 the optimizer scales the loss (its scale is optimizer state), as Keras's step does
+        with keras.StatelessScope(state_mapping=list(zip(optimizer.variables, optimizer_state))):
+            return optimizer.scale_loss(loss), non_trainable
 
     gradient = jax.value_and_grad(loss_and_updates, has_aux=True)
 
     @partial(jax.jit, donate_argnums=0)
     def step(state, inputs, targets):
         trainable, non_trainable, optimizer_state = state
-        (loss, non_trainable), grads = gradient(trainable, non_trainable, inputs, targets)
+        (loss, non_trainable), grads = gradient(trainable, non_trainable, optimizer_state, inputs, targets)
         trainable, optimizer_state = optimizer.stateless_apply(optimizer_state, grads, trainable)
         return loss, [trainable, non_trainable, optimizer_state]
 
