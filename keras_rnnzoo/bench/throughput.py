@@ -9,7 +9,7 @@ on a batch already on the backend's device, or, with `train_loop="jax"` on
 the JAX backend, with a jitted stateless step (`model.stateless_call`,
 `jax.value_and_grad`, `optimizer.stateless_apply`, as Keras's guide to
 writing a JAX training loop from scratch does it), which leaves out
-`train_on_batch`'s per-call bookkeeping (about 2 ms on a GPU);
+`train_on_batch`'s per-call bookkeeping (about 1 ms on an H200);
 PyTorch's `nn.LSTM` / `nn.GRU` with `nn.Linear` and `torch.optim.Adam` run
 the same step in eager PyTorch. Contestants alternate within each
 repetition (so slow drifts of a shared machine hit all of them alike), the
