@@ -16,7 +16,11 @@ the recurrent kernel's gradient is one matmul over all steps afterwards,
 instead of autodiff's per-step accumulation. On an H200 at batch 256, 1024
 steps, 128 inputs, 512 units (docs/benchmarks.md): generic loop 87 ms per
 training step, hoisted scan with autodiff 56 ms, with this backward 41.5 ms
-(unroll 1: 54 ms; 16: 43.5 ms), PyTorch's cuDNN LSTM 43-47 ms.
+(unroll 1: 54 ms; 16: 43.5 ms), PyTorch's cuDNN LSTM 43-47 ms. At batch 64,
+100 steps, 40 inputs, 128 units, in a jitted stateless training step
+(`rnnzoo bench --train-loop jax`): 1.90-2.11 ms against cuDNN's 2.0-2.7 ms
+(unroll 4: 2.06 ms, 16: 1.93, 50: 2.59, fully unrolled: 1.81 after 23 s of
+compilation); `train_on_batch` adds about 1 ms per call.
 
 `fast.fast_inner_loop` calls `hoisted_scan` when `accelerator_loop_applies`;
 tests/test_fast_paths.py forces it on the CPU and checks outputs, final
