@@ -39,9 +39,30 @@ import pytest  # noqa: E402
 BACKENDS = ("tensorflow", "jax", "torch")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEED = 1234
-# float32 tolerance of the equivalence tests: outputs and gradients.
-ATOL = 1e-5
-RTOL = 1e-5
+
+
+def on_accelerator() -> bool:
+    """Whether the Keras backend's default device is a GPU or TPU (CI has none)."""
+    name = keras.backend.backend()
+    if name == "jax":
+        import jax
+
+        return jax.default_backend() != "cpu"
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_logical_devices("GPU"))
+    if name == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+# float32 tolerance of the equivalence tests: outputs and gradients. GPU
+# kernels (cuDNN's fused LSTM/GRU, XLA's fusions) sum in another order: on an
+# H200 with TF32 off the fused loops agreed with the cell loop to 4e-5.
+ATOL = RTOL = 1e-4 if on_accelerator() else 1e-5
 
 
 # ---------------------------------------------------------------- collection
@@ -145,24 +166,6 @@ def run_python(
 
 
 # --------------------------------------------------------------------- weights
-def on_accelerator() -> bool:
-    """Whether the Keras backend's default device is a GPU or TPU (CI has none)."""
-    name = keras.backend.backend()
-    if name == "jax":
-        import jax
-
-        return jax.default_backend() != "cpu"
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        return bool(tf.config.list_logical_devices("GPU"))
-    if name == "torch":
-        import torch
-
-        return torch.cuda.is_available()
-    return False
-
-
 def random_weights(layer, scale: float = 0.5, seed: int = SEED) -> None:
     """Give every weight of a built `layer` random normal values (bias too)."""
     generator = np.random.default_rng(seed)

@@ -17,6 +17,7 @@ from conftest import (
     assert_close,
     copy_weights,
     forward_and_gradients,
+    on_accelerator,
     random_weights,
     sequence_mask,
     to_numpy,
@@ -47,6 +48,10 @@ MIXED_MASK = np.array(
     dtype=bool,
 )
 MASKS = {"no_mask": None, "mixed_mask": MIXED_MASK}
+# Keras 3.15's cuDNN LSTM on JAX (taken on a GPU when there is no mask) returns
+# go_backwards sequences in input order, while its own generic loop and the
+# other backends return them in processed order (seen on an H200, 27 Nov 2026).
+KERAS_JAX_CUDNN_FLIPS_BACKWARD_LSTM = keras.backend.backend() == "jax" and on_accelerator()
 BATCH = len(MIXED_MASK)
 
 
@@ -82,7 +87,9 @@ def _compare(ours, theirs, inputs, **call_kwargs):
 @pytest.mark.parametrize("mask_name", list(MASKS))
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forward", "backward"])
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_sequences_states_and_gradients(kind, go_backwards, mask_name):
+def test_sequences_states_and_gradients(kind, go_backwards, mask_name, request):
+    if KERAS_JAX_CUDNN_FLIPS_BACKWARD_LSTM and kind == "lstm" and go_backwards and mask_name == "no_mask":
+        request.applymarker(pytest.mark.xfail(strict=True, reason="keras.layers.LSTM's cuDNN path on JAX flips go_backwards outputs"))
     ours, theirs = _pair(
         kind, return_sequences=True, return_state=True, go_backwards=go_backwards
     )
