@@ -74,3 +74,37 @@ def test_the_test_split_needs_no_festival(monkeypatch, tmp_path):
     listed = (tmp_path / "corpus" / speech_synth.TESTING_LIST).read_text().split()
     assert len(listed) >= len(speech_synth.KEYWORDS)
     assert json.loads((tmp_path / "corpus" / "corpus.json").read_text())["voices"] == summary["voices"]
+
+
+@needs_espeak_flite
+def test_training_stretch_slows_only_training_flite_takes(tmp_path, monkeypatch):
+    """`training_max_stretch` lengthens training flite takes and leaves every held-out clip as it was."""
+    import soundfile as sf
+
+    voices = [speech_synth.Voice("flite", "kal"), speech_synth.Voice("flite", "awb")]
+    assert [speech_synth.split_of(v) for v in voices] == ["train", "test"]
+    monkeypatch.setattr(speech_synth, "list_voices", lambda **_: voices)
+
+    def corpus(name, stretch):
+        summary = speech_synth.synthesize_corpus(
+            tmp_path / name, keyword_takes=1, flite_keyword_takes=3, unknown_words_per_voice=1,
+            languages_per_variant=1, noise_seconds=1.0, training_max_stretch=stretch, progress=False,
+            splits=("train", "test"),
+        )
+        return summary, {p.relative_to(tmp_path / name): sf.read(p)[0] for p in (tmp_path / name).glob("down/*.wav")}
+
+    plain_summary, plain = corpus("plain", speech_synth.DEFAULT_MAX_STRETCH)
+    slow_summary, slow = corpus("slow", 2.5)
+    assert "training_max_stretch" not in plain_summary["settings"]
+    assert slow_summary["settings"]["training_max_stretch"] == 2.5
+    assert plain.keys() == slow.keys()
+
+    def spoken(clip):  # samples above the clip's noise floor
+        return int(np.sum(np.abs(clip) > 0.02 * np.abs(clip).max()))
+
+    kal = [path for path in plain if path.name.startswith("flite-kal_")]
+    awb = [path for path in plain if path.name.startswith("flite-awb_")]
+    assert len(kal) == len(awb) == 3
+    for path in awb:  # a test voice: the same clips
+        np.testing.assert_array_equal(plain[path], slow[path])
+    assert sum(spoken(slow[p]) for p in kal) > 1.3 * sum(spoken(plain[p]) for p in kal)

@@ -94,6 +94,8 @@ SPLIT_GROUPS = {
 NOISE_KINDS = ("white", "pink", "brown", "hum50", "hum60", "babble")
 CLIP_SAMPLES = SAMPLE_RATE
 MAX_WORD_SAMPLES = int(0.95 * SAMPLE_RATE)
+# flite / festival takes: duration stretch drawn from 0.8 up to this
+DEFAULT_MAX_STRETCH = 1.3
 
 
 @dataclass(frozen=True)
@@ -291,12 +293,18 @@ def place_in_clip(word: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return clip
 
 
-def render_take(voice: Voice, text: str, rng: np.random.Generator, folder: str) -> np.ndarray:
-    """One augmented one-second clip of `text` said by `voice`."""
+def render_take(
+    voice: Voice, text: str, rng: np.random.Generator, folder: str, max_stretch: float = DEFAULT_MAX_STRETCH
+) -> np.ndarray:
+    """One augmented one-second clip of `text` said by `voice`.
+
+    flite and festival takes are slowed down by a duration stretch drawn
+    from 0.8 to `max_stretch` (espeak-ng: 110-230 words per minute).
+    """
     if voice.engine == "espeak-ng":
         rate, pitch = rng.uniform(110, 230), rng.uniform(15, 85)
     else:
-        rate, pitch = rng.uniform(0.8, 1.3), rng.uniform(80, 190)
+        rate, pitch = rng.uniform(0.8, max_stretch), rng.uniform(80, 190)
     word = _trim(_synthesize_raw(voice, text, rate, pitch, folder))
     if word.size == 0:
         raise RuntimeError(f"{voice.id} produced no audible speech for {text!r}.")
@@ -408,6 +416,7 @@ def synthesize_corpus(
     unknown_words_per_voice: int = 8,
     languages_per_variant: int = 2,
     festival_voices: tuple[str, ...] | list[str] = (),
+    training_max_stretch: float = DEFAULT_MAX_STRETCH,
     noise_seconds: float = 30.0,
     splits: tuple[str, ...] = ("train", "validation", "test"),
     max_voices_per_split: int | None = None,
@@ -427,6 +436,9 @@ def synthesize_corpus(
         festival_voices: festival voices added to the training voices
             (e.g. `("ked_diphone",)`); festival is needed only when a chosen
             split includes them, so `splits=("test",)` never needs it.
+        training_max_stretch: the slowest flite / festival takes of training
+            voices (duration stretch; held-out voices always use
+            `DEFAULT_MAX_STRETCH`, so their clips do not depend on it).
         noise_seconds: length of each `_background_noise_` recording.
         splits: which splits' voices to synthesize; `("test",)` reproduces the
             test clips of the full corpus exactly (clip seeds depend only on
@@ -476,7 +488,8 @@ def synthesize_corpus(
     done = 0
 
     def run(job: _Job) -> _Job:
-        clip = render_take(job.voice, job.word, np.random.default_rng(job.seed), scratch)
+        stretch = training_max_stretch if split_of(job.voice) == "train" else DEFAULT_MAX_STRETCH
+        clip = render_take(job.voice, job.word, np.random.default_rng(job.seed), scratch, stretch)
         write_audio(_clip_path(root, job), clip)
         return job
 
@@ -507,6 +520,7 @@ def synthesize_corpus(
             "unknown_words_per_voice": unknown_words_per_voice,
             "languages_per_variant": languages_per_variant,
             "festival_voices": list(festival_voices),
+            **({"training_max_stretch": training_max_stretch} if training_max_stretch != DEFAULT_MAX_STRETCH else {}),
             "noise_seconds": noise_seconds,
             "splits": list(splits),
             "max_voices_per_split": max_voices_per_split,
