@@ -254,3 +254,19 @@ def test_card_lists_every_run_of_a_soup():
     runs[1]["init_training"] = {"epochs": 10}
     with pytest.raises(ValueError, match="same weights"):
         recipe.training_lines(training, {})
+
+
+def test_output_folder_that_cannot_name_a_preset_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    """The preset is named after `--output`'s folder: a bad name fails at once, not after hours of training."""
+    from pathlib import Path
+
+    recipe = zoo_script("speech-commands-gru", "recipe")
+    with pytest.raises(SystemExit):
+        recipe.parse_args(["--output", str(tmp_path / "Run-A")])
+    assert "--output" in capsys.readouterr().err
+    assert recipe.parse_args(["--output", str(tmp_path / "run-a")]).output == tmp_path / "run-a"
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "zoo" / "speech-commands-gru"))
+    soup = zoo_script("speech-commands-gru", "soup")
+    with pytest.raises(SystemExit):
+        soup.main([str(tmp_path / "x"), str(tmp_path / "y"), "--output", str(tmp_path / "Soup")])
+    assert "Soup" in capsys.readouterr().err

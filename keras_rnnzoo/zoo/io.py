@@ -39,11 +39,12 @@ def rnnzoo_home() -> Path:
 
 def shipped_preset_dir(name: str) -> Path:
     """Where the shipped preset `name` lives in this installation (recipes write here)."""
-    _check_name(name)
+    check_preset_name(name)
     return SHIPPED_PRESETS_DIR / name
 
 
-def _check_name(name: str) -> None:
+def check_preset_name(name: str) -> None:
+    """Raise ValueError unless `name` can name a preset (`check_preset_name("my-kws")` passes)."""
     if not isinstance(name, str) or not _NAME_PATTERN.match(name):
         raise ValueError(
             f"Preset names are lower case letters, digits, '.', '_' and '-'; got {name!r}."
@@ -185,7 +186,7 @@ def save_preset(
         raise PresetError(f"{type(task).__name__} has no registered task name.")
     if not metadata.get("name"):
         metadata["name"] = Path(folder).name
-    _check_name(metadata["name"])
+    check_preset_name(metadata["name"])
     metadata.update(
         created=preset_format.utc_now(),
         keras_version=keras.__version__,

@@ -87,7 +87,20 @@ def parse_args(argv=None):
                         help="slowest flite/festival takes of training voices (duration stretch, from 0.8; "
                              "held-out voices keep 0.8-1.3)")
     parser.add_argument("--seed", type=int, default=SEED)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    _check_output_name(parser, args.output)
+    return args
+
+
+def _check_output_name(parser, output) -> None:
+    """Refuse an `--output` folder whose name cannot name a preset before any work is done."""
+    from keras_rnnzoo.zoo.io import check_preset_name
+
+    if output is not None:
+        try:
+            check_preset_name(Path(output).name)
+        except ValueError as error:
+            parser.error(f"--output {output}: the folder's name is the preset's name. {error}")
 
 
 def zoo_info(path):

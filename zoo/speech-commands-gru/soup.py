@@ -66,6 +66,12 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.output.exists():
         parser.error(f"--output {args.output} exists; choose a new folder")
+    from keras_rnnzoo.zoo.io import check_preset_name
+
+    try:
+        check_preset_name(args.output.name)
+    except ValueError as error:
+        parser.error(f"--output {args.output}: the folder's name is the soup's preset name. {error}")
     if len(set(args.presets)) < 2:
         parser.error("give at least two different runs to average")
     for name in args.presets:
