@@ -251,6 +251,19 @@ def test_card_lists_every_run_of_a_soup():
     assert "--learning-rate 0.0015 --warp 0.2 --festival-voice ked_diphone --seed 7" in soup_line
     assert "--learning-rate 0.001 --warp 0.2 --festival-voice ked_diphone --seed 8" in soup_line
     assert "98.00% pooled" in soup_line
+    # a second round: the soup above and two runs fine-tuned from it
+    second = [{"epochs": 30, "learning_rate": lr, "warp": 0.2, "seed": seed, "init_training": training}
+              for lr, seed in ((0.001, 9), (0.0005, 10))]
+    nested = {"soup": ["C", "D", "AB"], "ingredients": [*second, training], "validation_draws": 4,
+              "soup_validation_accuracy_pooled": 0.99}
+    lines = recipe.training_lines(nested, {}, ["ked_diphone"], 1.8)
+    assert lines[:2] == [start_line, soup_line]
+    assert "--init SOUP_PRESET --epochs 30 --learning-rate 0.001 --warp 0.2 --festival-voice ked_diphone --training-max-stretch 1.8 --seed 9" in lines[2]
+    assert "--learning-rate 0.0005 --warp 0.2 --festival-voice ked_diphone --training-max-stretch 1.8 --seed 10" in lines[2]
+    assert "99.00% pooled" in lines[2] and "3 of 3 kept" in lines[2]
+    second[1]["init_training"] = start
+    with pytest.raises(ValueError, match="same weights"):
+        recipe.training_lines(nested, {})
     runs[1]["init_training"] = {"epochs": 10}
     with pytest.raises(ValueError, match="same weights"):
         recipe.training_lines(training, {})

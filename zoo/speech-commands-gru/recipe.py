@@ -340,15 +340,17 @@ def _chain_steps(chain: list[dict], last_extra: str = "") -> list[str]:
     return steps
 
 
-def training_lines(training: dict, metrics: dict, festival_voices=()) -> list[str]:
+def training_lines(training: dict, metrics: dict, festival_voices=(), training_max_stretch=None) -> list[str]:
     """The card's account of the training run(s), with the commands that reproduce them.
 
     A preset trained with `--init` records the training of the preset it
     started from (`init_training`); every run of that chain is listed. A
-    model soup (`soup.py`) lists its ingredient runs, which share their start.
+    model soup (`soup.py`) lists its ingredient runs, which share their start;
+    a soup of an earlier soup and runs fine-tuned from it lists both rounds.
+    `training_max_stretch` (a corpus setting) goes on the latest runs' commands.
     """
     if "soup" in training:
-        return _soup_lines(training, festival_voices)
+        return _soup_lines(training, festival_voices, training_max_stretch)
     run = _run_summary(training, metrics["epochs_run"], metrics["train_seconds"])
     chain = _chain(training)
     if len(chain) == 1:
@@ -357,7 +359,10 @@ def training_lines(training: dict, metrics: dict, festival_voices=()) -> list[st
             + "; then ".join(_chain_steps(chain, _festival_flags(festival_voices))) + f". The last: {run}."]
 
 
-def _soup_lines(training: dict, festival_voices) -> list[str]:
+def _soup_lines(training: dict, festival_voices, training_max_stretch=None) -> list[str]:
+    earlier = [ingredient for ingredient in training["ingredients"] if "soup" in ingredient]
+    if earlier:
+        return _second_round_lines(training, earlier, festival_voices, training_max_stretch)
     chains = [_chain(ingredient) for ingredient in training["ingredients"]]
     start = chains[0][:-1]
     if not start or any(chain[:-1] != start for chain in chains):
@@ -374,6 +379,24 @@ def _soup_lines(training: dict, festival_voices) -> list[str]:
         f"{training.get('validation_draws')} draws of the validation voices, each kept only if the average with it "
         f"is at least as accurate there; {training['soup_validation_accuracy_pooled']:.2%} pooled): "
         + "; ".join(runs) + ".",
+    ]
+
+
+def _second_round_lines(training: dict, earlier: list[dict], festival_voices, training_max_stretch) -> list[str]:
+    """A soup of an earlier soup (SOUP_PRESET) and runs fine-tuned from it."""
+    runs = [ingredient for ingredient in training["ingredients"] if "soup" not in ingredient]
+    if len(earlier) != 1 or any(_chain(run)[:-1] != earlier for run in runs):
+        raise ValueError("The runs of a model soup must be fine-tuned from the same weights.")
+    defaults = {**vars(parse_args([])), **_chain(earlier[0]["ingredients"][0])[0]}  # the very first run
+    extra = " ".join(filter(None, [_festival_flags(festival_voices),
+                                   f"--training-max-stretch {training_max_stretch:g}" if training_max_stretch else ""]))
+    commands = [f"`python zoo/speech-commands-gru/recipe.py --init SOUP_PRESET {_flags(run, defaults, extra)} "
+                f"--seed {run.get('seed')}`" for run in runs]
+    return _soup_lines(earlier[0], festival_voices) + [
+        f"- Second round: SOUP_PRESET (the weights above) and {len(runs)} runs fine-tuned from it, averaged by "
+        f"the same greedy soup ({training['soup_validation_accuracy_pooled']:.2%} pooled on "
+        f"{training.get('validation_draws')} draws of the validation voices; "
+        f"{len(training['soup'])} of {len(training['ingredients'])} kept): " + "; ".join(commands) + "."
     ]
 
 
@@ -403,7 +426,7 @@ def write_card(path, metrics, settings, corpus_summary, command, training):
         "no recorded speech. Split by voice: whole espeak-ng variants and flite speakers are held out.",
         f"- Train / validation / test clips: {metrics['clips']['train']} / {metrics['clips']['validation']} / "
         f"{test['clips']} (unknown and silence balanced as in `list_examples`).",
-        *training_lines(training, metrics, festival_voices),
+        *training_lines(training, metrics, festival_voices, corpus_summary.get("settings", {}).get("training_max_stretch")),
         f"- Augmentation: background noise (white, pink, brown, hum, babble) at {last_run.get('min_snr', 0):g}-30 dB "
         f"SNR, speed perturbation (+-{last_run.get('speed', 0):g}, resampled with soxr), gain, "
         f"time shift, {last_run.get('context_seconds', 0.5):g} s of preceding audio (another clip's tail or noise), "
