@@ -93,6 +93,9 @@ def test_training_stretch_slows_only_training_flite_takes(tmp_path, monkeypatch)
         )
         return summary, {p.relative_to(tmp_path / name): sf.read(p)[0] for p in (tmp_path / name).glob("down/*.wav")}
 
+    with pytest.raises(ValueError, match=r"training_max_stretch .* got 0\.5"):
+        corpus("bad", 0.5)
+    assert not (tmp_path / "bad").exists()  # refused before anything is written
     plain_summary, plain = corpus("plain", speech_synth.DEFAULT_MAX_STRETCH)
     slow_summary, slow = corpus("slow", 2.5)
     assert "training_max_stretch" not in plain_summary["settings"]
