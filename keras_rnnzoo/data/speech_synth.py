@@ -455,7 +455,9 @@ def synthesize_corpus(
     """
     festival_voices = tuple(festival_voices)
     if not 0.8 <= training_max_stretch <= 3.0:
-        raise ValueError(f"training_max_stretch must be between 0.8 and 3.0 (a duration stretch); got {training_max_stretch!r}.")
+        raise ValueError(
+            f"training_max_stretch must be between 0.8 and 3.0 (a duration stretch); got {training_max_stretch!r}."
+        )
     check_synthesizers(festival_voices if "train" in splits else ())
     unknown_splits = set(splits) - {"train", "validation", "test"}
     if unknown_splits or not splits:

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_rnnzoo.data.speech_audio import fit_length, resample
+from keras_rnnzoo.data.speech_synth import DEFAULT_MAX_STRETCH
 
 HERE = Path(__file__).resolve().parent
 NAME = "speech-commands-gru"
@@ -83,9 +84,9 @@ def parse_args(argv=None):
     parser.add_argument("--festival-voice", action="append", default=[], metavar="VOICE",
                         help="add this festival voice to the synthetic training voices (repeatable; e.g. "
                              "ked_diphone: apt-get install festival festvox-kdlpc16k)")
-    parser.add_argument("--training-max-stretch", type=float, default=1.3, metavar="STRETCH",
+    parser.add_argument("--training-max-stretch", type=float, default=DEFAULT_MAX_STRETCH, metavar="STRETCH",
                         help="slowest flite/festival takes of training voices (duration stretch, from 0.8; "
-                             "held-out voices keep 0.8-1.3)")
+                             f"held-out voices keep 0.8-{DEFAULT_MAX_STRETCH:g})")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     _check_output_name(parser, args.output)
@@ -483,7 +484,7 @@ def main(argv=None) -> dict:
     corpus_settings = dict(QUICK_CORPUS if args.quick else FULL_CORPUS, seed=0)
     if args.festival_voice:
         corpus_settings["festival_voices"] = sorted(set(args.festival_voice))
-    if args.training_max_stretch != speech_synth.DEFAULT_MAX_STRETCH:
+    if args.training_max_stretch != DEFAULT_MAX_STRETCH:
         corpus_settings["training_max_stretch"] = args.training_max_stretch
     if args.data is not None:
         root = speech_commands.check_layout(args.data)
