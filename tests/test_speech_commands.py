@@ -261,6 +261,16 @@ def test_card_lists_every_run_of_a_soup():
     assert "--init SOUP_PRESET --epochs 30 --learning-rate 0.001 --warp 0.2 --festival-voice ked_diphone --training-max-stretch 1.8 --seed 9" in lines[2]
     assert "--learning-rate 0.0005 --warp 0.2 --festival-voice ked_diphone --training-max-stretch 1.8 --seed 10" in lines[2]
     assert "99.00% pooled" in lines[2] and "3 of 3 kept" in lines[2]
+    assert lines[2].startswith("- Second round: ")
+    # a third round: its runs record their own corpus flags; the second round's keep the fallback
+    third = [{"epochs": 30, "learning_rate": 0.001, "seed": 11, "init_training": nested,
+              "corpus_flags": "--festival-voice ked_diphone --training-max-stretch 1.8 --converted-voices 3"}]
+    latest = {"soup": ["E", "CDAB"], "ingredients": [*third, nested], "validation_draws": 4,
+              "soup_validation_accuracy_pooled": 0.995}
+    third_lines = recipe.training_lines(latest, {}, ["ked_diphone"], 1.8)
+    assert third_lines[:3] == lines
+    assert third_lines[3].startswith("- Third round: ") and "2 of 2 kept" in third_lines[3]
+    assert "--learning-rate 0.001 --festival-voice ked_diphone --training-max-stretch 1.8 --converted-voices 3 --seed 11" in third_lines[3]
     second[1]["init_training"] = start
     with pytest.raises(ValueError, match="same weights"):
         recipe.training_lines(nested, {})

@@ -16,6 +16,12 @@ generated white, pink and brown noise, mains hum at 50 and 60 Hz and babble
 built from `_unknown_` words of espeak-ng and flite training voices (not
 festival ones, so adding festival voices changes no other file).
 
+Optionally (`converted_voices`, training only) each flite and festival
+training voice also yields new speakers by voice conversion: Praat's "Change
+gender" (formant shift and pitch, via parselmouth; `pip install
+'keras-rnnzoo[speech-synth]'`) turns e.g. the female slt into a male-sounding
+speaker, so training hears more than the four flite / festival speakers.
+
 The split is by voice, never by clip: whole espeak-ng *variants* (every
 language they are combined with) and whole flite speakers are held out for
 validation and test (`SPLIT_GROUPS`), so test voices were never heard in
@@ -105,15 +111,17 @@ class Voice:
     engine: str  # "espeak-ng", "flite" or "festival"
     voice: str  # espeak-ng language voice ("en-us"), flite voice ("slt") or festival voice ("ked_diphone")
     variant: str = ""  # espeak-ng variant ("f3"), "" for the plain voice
+    converted: int = 0  # k > 0: the k-th speaker converted from this voice (`conversion_of`)
 
     @property
     def id(self) -> str:
         """File-name-safe id, used as the Speech Commands speaker id."""
+        suffix = f"-conv{self.converted}" if self.converted else ""
         if self.engine == "flite":
-            return f"flite-{self.voice}"
+            return f"flite-{self.voice}{suffix}"
         if self.engine == "festival":
-            return "festival-" + self.voice.removesuffix("_diphone")
-        return f"espeak-{self.voice}" + (f"-{self.variant}" if self.variant else "")
+            return "festival-" + self.voice.removesuffix("_diphone") + suffix
+        return f"espeak-{self.voice}" + (f"-{self.variant}" if self.variant else "") + suffix
 
     @property
     def group(self) -> str:
@@ -188,13 +196,19 @@ def espeak_variants() -> list[str]:
 
 
 def list_voices(
-    *, languages_per_variant: int = 2, festival_voices: tuple[str, ...] = (), seed: int = 0
+    *,
+    languages_per_variant: int = 2,
+    festival_voices: tuple[str, ...] = (),
+    converted_voices: int = 0,
+    seed: int = 0,
 ) -> list[Voice]:
     """Every voice of the corpus: plain espeak-ng voices, variants, flite and festival voices.
 
     Each variant is combined with `languages_per_variant` English voices
     picked at random (seeded), to keep the corpus size in check. Festival
-    voices come last, so they leave every other voice's draws unchanged.
+    voices come next, then `converted_voices` converted speakers of each
+    flite and festival training voice, so neither changes any other voice's
+    draws.
     """
     check_synthesizers()
     rng = np.random.default_rng(seed)
@@ -208,6 +222,8 @@ def list_voices(
             voices.append(Voice("espeak-ng", languages[int(index)], variant))
     voices += [Voice("flite", name) for name in FLITE_VOICES]
     voices += [Voice("festival", name) for name in festival_voices]
+    sources = [voice for voice in voices if voice.engine != "espeak-ng" and split_of(voice) == "train"]
+    voices += [Voice(v.engine, v.voice, converted=k) for v in sources for k in range(1, converted_voices + 1)]
     return voices
 
 
@@ -258,6 +274,47 @@ def _synthesize_raw(voice: Voice, text: str, rate: float, pitch: float, folder: 
         os.remove(out)
 
 
+def conversion_of(voice: Voice, seed: int) -> dict[str, float]:
+    """The fixed settings of a converted speaker: formant shift ratio, pitch median (Hz) and pitch range factor.
+
+    Formants are scaled by 0.85-1.2 (shorter or longer vocal tract), the
+    pitch median is 80-240 Hz (male to child), the pitch range 0.6-1.6 times
+    the source's; each converted speaker keeps its settings for every take.
+    """
+    rng = np.random.default_rng(_clip_seed(seed, voice.id, "conversion"))
+    return {
+        "formant_shift": float(rng.uniform(0.85, 1.2)),
+        "pitch_median": float(rng.uniform(80.0, 240.0)),
+        "pitch_range": float(rng.uniform(0.6, 1.6)),
+    }
+
+
+def _parselmouth():
+    """The parselmouth module (Praat), or an ImportError that says how to install it."""
+    try:
+        import parselmouth
+    except ImportError as error:
+        raise ImportError(
+            "Converted voices need parselmouth (Praat): pip install 'keras-rnnzoo[speech-synth]'"
+        ) from error
+    return parselmouth
+
+
+def convert_voice(samples: np.ndarray, formant_shift: float, pitch_median: float, pitch_range: float) -> np.ndarray:
+    """`samples` (16 kHz) said by another speaker: Praat's "Change gender" (PSOLA) via parselmouth.
+
+    Example::
+
+        deeper = convert_voice(word, formant_shift=0.88, pitch_median=100.0, pitch_range=1.0)
+    """
+    parselmouth = _parselmouth()
+    sound = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=SAMPLE_RATE)
+    # arguments: pitch floor and ceiling (Hz) of the analysis, formant shift
+    # ratio, new pitch median (Hz), pitch range factor, duration factor
+    changed = parselmouth.praat.call(sound, "Change gender", 60, 600, formant_shift, pitch_median, pitch_range, 1.0)
+    return np.asarray(changed.values[0], np.float32)
+
+
 def _trim(samples: np.ndarray, threshold_db: float = -40.0) -> np.ndarray:
     """Cut leading/trailing low-level audio (10 ms frames below peak + threshold)."""
     frame = SAMPLE_RATE // 100
@@ -294,18 +351,31 @@ def place_in_clip(word: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def render_take(
-    voice: Voice, text: str, rng: np.random.Generator, folder: str, max_stretch: float = DEFAULT_MAX_STRETCH
+    voice: Voice,
+    text: str,
+    rng: np.random.Generator,
+    folder: str,
+    max_stretch: float = DEFAULT_MAX_STRETCH,
+    conversion: dict[str, float] | None = None,
 ) -> np.ndarray:
     """One augmented one-second clip of `text` said by `voice`.
 
     flite and festival takes are slowed down by a duration stretch drawn
-    from 0.8 to `max_stretch` (espeak-ng: 110-230 words per minute).
+    from 0.8 to `max_stretch` (espeak-ng: 110-230 words per minute). A
+    converted voice's takes go through `convert_voice` with `conversion`
+    (`conversion_of(voice, seed)`), the pitch median varied by +-15% per take.
     """
     if voice.engine == "espeak-ng":
         rate, pitch = rng.uniform(110, 230), rng.uniform(15, 85)
     else:
         rate, pitch = rng.uniform(0.8, max_stretch), rng.uniform(80, 190)
-    word = _trim(_synthesize_raw(voice, text, rate, pitch, folder))
+    word = _synthesize_raw(voice, text, rate, pitch, folder)
+    if voice.converted:
+        if conversion is None:
+            raise ValueError(f"{voice.id} is a converted voice: render_take needs its conversion settings.")
+        take = {**conversion, "pitch_median": conversion["pitch_median"] * rng.uniform(0.85, 1.15)}
+        word = convert_voice(word, **take)
+    word = _trim(word)
     if word.size == 0:
         raise RuntimeError(f"{voice.id} produced no audible speech for {text!r}.")
     if rng.random() < 0.3:
@@ -395,8 +465,11 @@ def _clip_path(root: Path, job: _Job) -> Path:
 
 
 def babble_words(voices: list[Voice], seed: int, count: int = 120, folder: str | None = None) -> list[np.ndarray]:
-    """`count` `_unknown_` words said by espeak-ng and flite training voices, for babble noise."""
-    train = [voice for voice in voices if split_of(voice) == "train" and voice.engine != "festival"]
+    """`count` `_unknown_` words said by espeak-ng and flite training voices (not converted ones), for babble noise."""
+    train = [
+        voice for voice in voices
+        if split_of(voice) == "train" and voice.engine != "festival" and not voice.converted
+    ]
     rng = np.random.default_rng(_clip_seed(seed, "babble"))
     words = []
     with tempfile.TemporaryDirectory(prefix="rnnzoo-babble-") as scratch:
@@ -417,6 +490,7 @@ def synthesize_corpus(
     languages_per_variant: int = 2,
     festival_voices: tuple[str, ...] | list[str] = (),
     training_max_stretch: float = DEFAULT_MAX_STRETCH,
+    converted_voices: int = 0,
     noise_seconds: float = 30.0,
     splits: tuple[str, ...] = ("train", "validation", "test"),
     max_voices_per_split: int | None = None,
@@ -439,6 +513,9 @@ def synthesize_corpus(
         training_max_stretch: the slowest flite / festival takes of training
             voices (duration stretch; held-out voices always use
             `DEFAULT_MAX_STRETCH`, so their clips do not depend on it).
+        converted_voices: converted speakers made from each flite and
+            festival training voice (`convert_voice`; needs parselmouth);
+            they change no other clip.
         noise_seconds: length of each `_background_noise_` recording.
         splits: which splits' voices to synthesize; `("test",)` reproduces the
             test clips of the full corpus exactly (clip seeds depend only on
@@ -458,7 +535,11 @@ def synthesize_corpus(
         raise ValueError(
             f"training_max_stretch must be between 0.8 and 3.0 (a duration stretch); got {training_max_stretch!r}."
         )
+    if not isinstance(converted_voices, int) or not 0 <= converted_voices <= 20:
+        raise ValueError(f"converted_voices must be an integer from 0 to 20; got {converted_voices!r}.")
     check_synthesizers(festival_voices if "train" in splits else ())
+    if converted_voices and "train" in splits:
+        _parselmouth()  # missing: fail before anything is written
     unknown_splits = set(splits) - {"train", "validation", "test"}
     if unknown_splits or not splits:
         raise ValueError(f"splits must be a non-empty subset of train, validation, test; got {splits!r}.")
@@ -466,7 +547,12 @@ def synthesize_corpus(
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    voices = list_voices(languages_per_variant=languages_per_variant, festival_voices=festival_voices, seed=seed)
+    voices = list_voices(
+        languages_per_variant=languages_per_variant,
+        festival_voices=festival_voices,
+        converted_voices=converted_voices if "train" in splits else 0,
+        seed=seed,
+    )
     chosen = [voice for voice in voices if split_of(voice) in splits]
     if max_voices_per_split is not None:
         picked = []
@@ -493,7 +579,8 @@ def synthesize_corpus(
 
     def run(job: _Job) -> _Job:
         stretch = training_max_stretch if split_of(job.voice) == "train" else DEFAULT_MAX_STRETCH
-        clip = render_take(job.voice, job.word, np.random.default_rng(job.seed), scratch, stretch)
+        conversion = conversion_of(job.voice, seed) if job.voice.converted else None
+        clip = render_take(job.voice, job.word, np.random.default_rng(job.seed), scratch, stretch, conversion)
         write_audio(_clip_path(root, job), clip)
         return job
 
@@ -525,13 +612,18 @@ def synthesize_corpus(
             "languages_per_variant": languages_per_variant,
             "festival_voices": list(festival_voices),
             **({"training_max_stretch": training_max_stretch} if training_max_stretch != DEFAULT_MAX_STRETCH else {}),
+            **({"converted_voices": converted_voices} if converted_voices else {}),
             "noise_seconds": noise_seconds,
             "splits": list(splits),
             "max_voices_per_split": max_voices_per_split,
             "seed": seed,
         },
         "synthesizers": {tool: _version(tool) for tool in sorted({"espeak-ng", "flite"} | {v.engine for v in chosen})},
-        "voices": [{**asdict(v), "id": v.id, "group": v.group, "split": split_of(v)} for v in chosen],
+        "voices": [
+            {**asdict(v), "id": v.id, "group": v.group, "split": split_of(v),
+             **({"conversion": conversion_of(v, seed)} if v.converted else {})}
+            for v in chosen
+        ],
         "clips": counts,
         "noise": list(NOISE_KINDS),
     }

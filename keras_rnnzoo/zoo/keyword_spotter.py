@@ -598,8 +598,8 @@ def held_out_corpus(settings: dict[str, Any] | None = None, split: str = "test")
 
     if split not in ("test", "validation"):
         raise ValueError(f"split must be 'test' or 'validation'; got {split!r}.")
-    # festival voices and the training takes' stretch change no held-out clip
-    ignored = ("splits", "festival_voices", "training_max_stretch")
+    # festival voices, the training takes' stretch and converted training speakers change no held-out clip
+    ignored = ("splits", "festival_voices", "training_max_stretch", "converted_voices")
     settings = {key: value for key, value in (settings or {}).items() if key not in ignored}
     key = zlib.crc32(json.dumps(settings, sort_keys=True).encode())
     folder = rnnzoo_home() / "data" / f"speech-synth-{split}-{key:08x}"

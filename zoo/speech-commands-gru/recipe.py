@@ -87,9 +87,14 @@ def parse_args(argv=None):
     parser.add_argument("--training-max-stretch", type=float, default=DEFAULT_MAX_STRETCH, metavar="STRETCH",
                         help="slowest flite/festival takes of training voices (duration stretch, from 0.8; "
                              f"held-out voices keep 0.8-{DEFAULT_MAX_STRETCH:g})")
+    parser.add_argument("--converted-voices", type=int, default=0, metavar="N",
+                        help="add N converted speakers (Praat's Change gender: formants and pitch) of each flite/"
+                             "festival training voice; needs pip install 'keras-rnnzoo[speech-synth]'")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     _check_output_name(parser, args.output)
+    if not 0 <= args.converted_voices <= 20:
+        parser.error(f"--converted-voices must be from 0 to 20; got {args.converted_voices}")
     return args
 
 
@@ -322,6 +327,16 @@ def _festival_flags(voices) -> str:
     return " ".join(f"--festival-voice {voice}" for voice in voices)
 
 
+def corpus_flags(corpus_settings: dict) -> str:
+    """The recipe flags that select a synthetic corpus's non-default settings (recorded with each run)."""
+    flags = [_festival_flags(corpus_settings.get("festival_voices", ()))]
+    if "training_max_stretch" in corpus_settings:
+        flags.append(f"--training-max-stretch {corpus_settings['training_max_stretch']:g}")
+    if corpus_settings.get("converted_voices"):
+        flags.append(f"--converted-voices {corpus_settings['converted_voices']}")
+    return " ".join(filter(None, flags))
+
+
 def _flags(run: dict, defaults: dict, extra: str = "") -> str:
     flags = [f"{flag} {run[key]:g}" for key, flag in _TRAINING_FLAGS.items() if key in run and run[key] != defaults.get(key)]
     return " ".join(flags + ([extra] if extra else []))
@@ -363,7 +378,7 @@ def training_lines(training: dict, metrics: dict, festival_voices=(), training_m
 def _soup_lines(training: dict, festival_voices, training_max_stretch=None) -> list[str]:
     earlier = [ingredient for ingredient in training["ingredients"] if "soup" in ingredient]
     if earlier:
-        return _second_round_lines(training, earlier, festival_voices, training_max_stretch)
+        return _later_round_lines(training, earlier, festival_voices, training_max_stretch)
     chains = [_chain(ingredient) for ingredient in training["ingredients"]]
     start = chains[0][:-1]
     if not start or any(chain[:-1] != start for chain in chains):
@@ -383,18 +398,37 @@ def _soup_lines(training: dict, festival_voices, training_max_stretch=None) -> l
     ]
 
 
-def _second_round_lines(training: dict, earlier: list[dict], festival_voices, training_max_stretch) -> list[str]:
-    """A soup of an earlier soup (SOUP_PRESET) and runs fine-tuned from it."""
+_ROUND_NAMES = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
+
+
+def _soup_rounds(training: dict) -> int:
+    """How many soup rounds led to `training` (a soup of runs: 1; a soup of that soup and more runs: 2; ...)."""
+    earlier = [ingredient for ingredient in training.get("ingredients", ()) if "soup" in ingredient]
+    return 1 + (_soup_rounds(earlier[0]) if earlier else 0)
+
+
+def _later_round_lines(training: dict, earlier: list[dict], festival_voices, training_max_stretch) -> list[str]:
+    """A soup of an earlier soup (SOUP_PRESET) and runs fine-tuned from it, after the earlier rounds' lines.
+
+    Each run's corpus flags are the ones it recorded (`corpus_flags`); runs
+    from before that record get the festival voices and the training stretch
+    of the current corpus.
+    """
     runs = [ingredient for ingredient in training["ingredients"] if "soup" not in ingredient]
     if len(earlier) != 1 or any(_chain(run)[:-1] != earlier for run in runs):
         raise ValueError("The runs of a model soup must be fine-tuned from the same weights.")
-    defaults = {**vars(parse_args([])), **_chain(earlier[0]["ingredients"][0])[0]}  # the very first run
-    extra = " ".join(filter(None, [_festival_flags(festival_voices),
-                                   f"--training-max-stretch {training_max_stretch:g}" if training_max_stretch else ""]))
-    commands = [f"`python zoo/speech-commands-gru/recipe.py --init SOUP_PRESET {_flags(run, defaults, extra)} "
-                f"--seed {run.get('seed')}`" for run in runs]
-    return _soup_lines(earlier[0], festival_voices) + [
-        f"- Second round: SOUP_PRESET (the weights above) and {len(runs)} runs fine-tuned from it, averaged by "
+    first_soup = earlier[0]
+    while any("soup" in ingredient for ingredient in first_soup["ingredients"]):
+        first_soup = next(ingredient for ingredient in first_soup["ingredients"] if "soup" in ingredient)
+    defaults = {**vars(parse_args([])), **_chain(first_soup["ingredients"][0])[0]}  # the very first run
+    fallback = " ".join(filter(None, [_festival_flags(festival_voices),
+                                      f"--training-max-stretch {training_max_stretch:g}" if training_max_stretch else ""]))
+    commands = [f"`python zoo/speech-commands-gru/recipe.py --init SOUP_PRESET "
+                f"{_flags(run, defaults, run.get('corpus_flags', fallback))} --seed {run.get('seed')}`" for run in runs]
+    rounds = _soup_rounds(training)
+    name = _ROUND_NAMES[rounds - 1] if rounds <= len(_ROUND_NAMES) else f"Round {rounds}"
+    return _soup_lines(earlier[0], festival_voices, training_max_stretch) + [
+        f"- {name} round: SOUP_PRESET (the weights above) and {len(runs)} runs fine-tuned from it, averaged by "
         f"the same greedy soup ({training['soup_validation_accuracy_pooled']:.2%} pooled on "
         f"{training.get('validation_draws')} draws of the validation voices; "
         f"{len(training['soup'])} of {len(training['ingredients'])} kept): " + "; ".join(commands) + "."
@@ -486,6 +520,8 @@ def main(argv=None) -> dict:
         corpus_settings["festival_voices"] = sorted(set(args.festival_voice))
     if args.training_max_stretch != DEFAULT_MAX_STRETCH:
         corpus_settings["training_max_stretch"] = args.training_max_stretch
+    if args.converted_voices:
+        corpus_settings["converted_voices"] = args.converted_voices
     if args.data is not None:
         root = speech_commands.check_layout(args.data)
         corpus_summary = {"source": str(root)}
@@ -612,6 +648,7 @@ def main(argv=None) -> dict:
         "init": None if args.init is None else str(args.init),
         "init_training": None if args.init is None else zoo_info(args.init).get("training"),
         "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+        **({} if args.data is not None else {"corpus_flags": corpus_flags(corpus_settings)}),
         "recipe": "zoo/speech-commands-gru/recipe.py"}
     with tempfile.TemporaryDirectory() as scratch:
         card_path = Path(scratch) / "card.md"
