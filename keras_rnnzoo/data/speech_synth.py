@@ -47,6 +47,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -309,9 +310,15 @@ def convert_voice(samples: np.ndarray, formant_shift: float, pitch_median: float
     """
     parselmouth = _parselmouth()
     sound = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=SAMPLE_RATE)
-    # arguments: pitch floor and ceiling (Hz) of the analysis, formant shift
-    # ratio, new pitch median (Hz), pitch range factor, duration factor
-    changed = parselmouth.praat.call(sound, "Change gender", 60, 600, formant_shift, pitch_median, pitch_range, 1.0)
+    with warnings.catch_warnings():
+        # a take without voiced frames (e.g. a whispered variant) has no pitch
+        # to move; Praat warns and still shifts its spectrum
+        warnings.simplefilter("ignore", parselmouth.PraatWarning)
+        # arguments: pitch floor and ceiling (Hz) of the analysis, formant
+        # shift ratio, new pitch median (Hz), pitch range factor, duration factor
+        changed = parselmouth.praat.call(
+            sound, "Change gender", 60, 600, formant_shift, pitch_median, pitch_range, 1.0
+        )
     return np.asarray(changed.values[0], np.float32)
 
 
