@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -181,3 +182,11 @@ def test_converted_voices_change_no_other_clip(tmp_path, monkeypatch):
         np.testing.assert_array_equal(samples, converted[path])
     new = [path for path in converted if path not in plain]
     assert len(new) >= 2 * len(speech_synth.KEYWORDS) and all("flite-kal-conv1_" in path.name for path in new)
+
+
+@needs_espeak_flite
+def test_converted_voices_without_parselmouth_say_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "parselmouth", None)  # makes `import parselmouth` fail
+    with pytest.raises(ImportError, match=r"pip install 'keras-rnnzoo\[speech-synth\]'"):
+        speech_synth.synthesize_corpus(tmp_path / "corpus", converted_voices=1, progress=False)
+    assert not (tmp_path / "corpus").exists()  # refused before anything is written
