@@ -375,8 +375,13 @@ def training_lines(training: dict, metrics: dict, festival_voices=(), training_m
             + "; then ".join(_chain_steps(chain, _festival_flags(festival_voices))) + f". The last: {run}."]
 
 
+def _earlier_soups(training: dict) -> list[dict]:
+    """The soups among a soup's ingredients (a later round has one: the soup its runs started from)."""
+    return [ingredient for ingredient in training.get("ingredients", ()) if "soup" in ingredient]
+
+
 def _soup_lines(training: dict, festival_voices, training_max_stretch=None) -> list[str]:
-    earlier = [ingredient for ingredient in training["ingredients"] if "soup" in ingredient]
+    earlier = _earlier_soups(training)
     if earlier:
         return _later_round_lines(training, earlier, festival_voices, training_max_stretch)
     chains = [_chain(ingredient) for ingredient in training["ingredients"]]
@@ -403,7 +408,7 @@ _ROUND_NAMES = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth")
 
 def _soup_rounds(training: dict) -> int:
     """How many soup rounds led to `training` (a soup of runs: 1; a soup of that soup and more runs: 2; ...)."""
-    earlier = [ingredient for ingredient in training.get("ingredients", ()) if "soup" in ingredient]
+    earlier = _earlier_soups(training)
     return 1 + (_soup_rounds(earlier[0]) if earlier else 0)
 
 
@@ -418,11 +423,11 @@ def _later_round_lines(training: dict, earlier: list[dict], festival_voices, tra
     if len(earlier) != 1 or any(_chain(run)[:-1] != earlier for run in runs):
         raise ValueError("The runs of a model soup must be fine-tuned from the same weights.")
     first_soup = earlier[0]
-    while any("soup" in ingredient for ingredient in first_soup["ingredients"]):
-        first_soup = next(ingredient for ingredient in first_soup["ingredients"] if "soup" in ingredient)
+    while _earlier_soups(first_soup):
+        first_soup = _earlier_soups(first_soup)[0]
     defaults = {**vars(parse_args([])), **_chain(first_soup["ingredients"][0])[0]}  # the very first run
-    fallback = " ".join(filter(None, [_festival_flags(festival_voices),
-                                      f"--training-max-stretch {training_max_stretch:g}" if training_max_stretch else ""]))
+    fallback = corpus_flags({"festival_voices": festival_voices,
+                             **({"training_max_stretch": training_max_stretch} if training_max_stretch else {})})
     commands = [f"`python zoo/speech-commands-gru/recipe.py --init SOUP_PRESET "
                 f"{_flags(run, defaults, run.get('corpus_flags', fallback))} --seed {run.get('seed')}`" for run in runs]
     rounds = _soup_rounds(training)
