@@ -1,4 +1,4 @@
-"""Classical forecasts the forecaster's decoder reads (`keras_rnnzoo.zoo.classical`): Theta, damped trend."""
+"""Classical forecasts the forecaster's decoder reads (`keras_rnnzoo.zoo.classical`): Theta, damped trend, exponential smoothing."""
 
 from __future__ import annotations
 
@@ -89,3 +89,38 @@ def test_damped_trend_puts_the_season_back():
     t = np.arange(120)
     values = -30 + 0.2 * t + 8 * np.sin(2 * np.pi * t / 12)  # negative values: additive season
     np.testing.assert_allclose(classical.damped_trend_forecast(values[:108], 12, 12), values[108:], atol=0.5)
+
+
+def test_aicc_matches_its_formula_and_is_infinite_with_too_few_errors():
+    # k = 3 parameters + the error variance; 20 errors with a sum of squares of 20
+    assert np.isclose(classical.aicc(20.0, 20, 3), 20 * np.log(1.0) + 8 + 40 / 15)
+    assert classical.aicc(5.0, 6, 5) == float("inf")  # 6 errors cannot pay for 6 parameters
+
+
+def test_exponential_smoothing_chooses_by_aicc_between_a_level_and_a_damped_trend():
+    rng = np.random.default_rng(5)
+    level_only = 50 + rng.normal(0, 1, 96)
+    flat = classical.exponential_smoothing_forecast(level_only, 1, 6)
+    np.testing.assert_allclose(flat, flat[0])  # no trend: simple exponential smoothing
+    levels, sse = classical._smoothed_levels(level_only, classical.ES_ALPHAS)
+    assert np.isclose(flat[0], levels[np.argmin(sse)])
+
+    trending = np.cumsum(rng.normal(1.0, 0.3, 96))
+    forecast = classical.exponential_smoothing_forecast(trending, 1, 6)
+    level, trend, damped_sse = classical._damped_states(trending, classical.ES_DAMPED_GRID)
+    fit = int(np.argmin(damped_sse))
+    np.testing.assert_allclose(forecast, level[fit] + np.cumsum(classical.ES_DAMPED_GRID[2, fit] ** np.arange(1, 7)) * trend[fit])
+    assert np.all(np.diff(forecast) > 0)
+
+
+def test_exponential_smoothing_on_a_short_history_is_a_level():
+    values = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])  # 7 errors: too few for the damped trend's AICc
+    forecast = classical.exponential_smoothing_forecast(values, 1, 3)
+    np.testing.assert_allclose(forecast, forecast[0])
+    assert forecast[0] > 7.0  # the level follows the last values
+
+
+def test_exponential_smoothing_puts_the_season_back():
+    t = np.arange(120)
+    values = -30 + 0.2 * t + 8 * np.sin(2 * np.pi * t / 12)  # negative values: additive season
+    np.testing.assert_allclose(classical.exponential_smoothing_forecast(values[:108], 12, 12), values[108:], atol=0.5)

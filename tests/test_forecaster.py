@@ -14,7 +14,7 @@ from keras_rnnzoo.cli.train import load_recipe
 from keras_rnnzoo.data.series import generate_series
 from keras_rnnzoo.zoo import forecaster as fc
 from keras_rnnzoo.zoo import forecaster_eval
-from keras_rnnzoo.zoo.classical import damped_trend_forecast, theta_forecast
+from keras_rnnzoo.zoo.classical import damped_trend_forecast, exponential_smoothing_forecast, theta_forecast
 
 
 @pytest.fixture(scope="module")
@@ -455,17 +455,19 @@ def test_ensemble_model_averages_its_members_and_fine_tunes():
         fc.ensemble_model([singles[0], fc.build_model(units=8)])
 
 
-def test_theta_damped_base_is_their_mean_and_the_decoder_reads_both():
+@pytest.mark.parametrize("base, second", [("theta_damped", damped_trend_forecast),
+                                          ("theta_ets", exponential_smoothing_forecast)])
+def test_two_forecast_bases_are_their_mean_and_the_decoder_reads_both(base, second):
     values = monthly(n=150).to_numpy()
     _, decoder = fc.encode(values, np.ones(150), 12, 100.0, 10.0, fc.CONTEXT_LENGTH, fc.HORIZON_LENGTH,
-                           base_forecast="theta_damped")
+                           base_forecast=base)
     recent = values[-fc.CONTEXT_LENGTH:]
     theta = (theta_forecast(recent, 12, 24) - 100) / 10
-    damped = (damped_trend_forecast(recent, 12, 24) - 100) / 10
-    assert decoder.shape == (fc.HORIZON_LENGTH, fc.decoder_base_features("theta_damped")) == (24, 8)
+    other = (second(recent, 12, 24) - 100) / 10
+    assert decoder.shape == (fc.HORIZON_LENGTH, fc.decoder_base_features(base)) == (24, 8)
     np.testing.assert_allclose(decoder[:, 6], theta, rtol=1e-5)
-    np.testing.assert_allclose(decoder[:, 7], damped, rtol=1e-5)
-    np.testing.assert_allclose(decoder[:, 0], (theta + damped) / 2, rtol=1e-5)
+    np.testing.assert_allclose(decoder[:, 7], other, rtol=1e-5)
+    np.testing.assert_allclose(decoder[:, 0], (theta + other) / 2, rtol=1e-5)
     np.testing.assert_allclose(decoder[:, 5], (fc.seasonal_naive(values, 12, 24) - 100) / 10, rtol=1e-5)
 
 
@@ -473,3 +475,12 @@ def test_a_classical_forecast_that_is_not_finite_falls_back_to_seasonal_naive():
     values = np.arange(1.0, 61.0)
     forecast = fc._classical(lambda v, m, h: np.full(h, np.inf), values, 1, 4)
     np.testing.assert_array_equal(forecast, fc.seasonal_naive(values, 1, 4))
+
+
+def test_season_length_from_r_time_reads_regular_decimal_years_only():
+    from keras_rnnzoo.data.series import season_length_from_r_time
+
+    assert season_length_from_r_time(1990 + np.arange(36) / 12) == 12
+    assert season_length_from_r_time(1990 + np.arange(20, dtype=float)) == 1
+    assert season_length_from_r_time(np.array([1990.0, 1990.5, 1992.0])) is None  # irregular
+    assert season_length_from_r_time(np.array(["24h", "25h", "26h"], dtype=object)) is None  # not a decimal year

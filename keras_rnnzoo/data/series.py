@@ -93,8 +93,11 @@ def _rdata(package: str, item: str):
 
 
 def season_length_from_r_time(time: np.ndarray) -> int | None:
-    """R `ts` frequency from its decimal-year `time` column (None if irregular)."""
-    time = np.asarray(time, dtype="float64")
+    """R `ts` frequency from its decimal-year `time` column (None if irregular or not numeric)."""
+    try:
+        time = np.asarray(time, dtype="float64")
+    except (TypeError, ValueError):  # e.g. "24h": a time of day, not an R `ts`
+        return None
     if len(time) < 3 or np.isnan(time).any():
         return None
     steps = np.diff(time)

@@ -1,6 +1,6 @@
-"""Classical forecasts in NumPy that the forecaster's decoder reads: Theta and damped trend.
+"""Classical forecasts in NumPy that the forecaster's decoder reads: Theta, damped trend, exponential smoothing.
 
-Both deseasonalize as R's `forecast::thetaf` does (Hyndman & Billah 2003):
+All three deseasonalize as R's `forecast::thetaf` does (Hyndman & Billah 2003):
 when the autocorrelation at the season lag is significant (90%), by
 classical decomposition (multiplicative for positive series, else additive),
 and put the seasonal indices back at the end.
@@ -11,6 +11,9 @@ and put the seasonal indices back at the end.
 * `damped_trend_forecast`: Holt's linear method with a damped trend
   (Gardner & McKenzie 1985), its three parameters chosen from a grid the
   same way.
+* `exponential_smoothing_forecast`: simple exponential smoothing or the
+  damped trend, each fitted on a finer grid, whichever has the lower AICc
+  (as R's `forecast::ets` chooses among its non-seasonal models).
 
 >>> import numpy as np
 >>> history = 10 + np.arange(48) + 3 * np.sin(np.arange(48) * 2 * np.pi / 12)
@@ -55,14 +58,20 @@ def seasonal_indices(values: np.ndarray, season_length: int, multiplicative: boo
     return indices / indices.mean() if multiplicative else indices - indices.mean()
 
 
-def simple_exponential_smoothing(values: np.ndarray, alphas: np.ndarray = ALPHAS) -> tuple[float, float]:
-    """(final level, alpha) for the alpha with the least one-step squared error."""
+def _smoothed_levels(values: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Final level and one-step sum of squared errors of simple exponential smoothing, per alpha."""
     level = np.full(len(alphas), values[0])
     sse = np.zeros(len(alphas))
     for value in values[1:]:
         error = value - level
         sse += error * error
         level = level + alphas * error
+    return level, sse
+
+
+def simple_exponential_smoothing(values: np.ndarray, alphas: np.ndarray = ALPHAS) -> tuple[float, float]:
+    """(final level, alpha) for the alpha with the least one-step squared error."""
+    level, sse = _smoothed_levels(values, alphas)
     best = int(np.argmin(sse))
     return float(level[best]), float(alphas[best])
 
@@ -107,8 +116,9 @@ def damped_trend_forecast(values: np.ndarray, season_length: int, horizon: int) 
     return _with_season(_damped_trend, values, season_length, horizon)
 
 
-def _damped_trend(values: np.ndarray, horizon: int) -> np.ndarray:
-    alpha, share, phi = DAMPED_GRID
+def _damped_states(values: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Final level, final trend and one-step sum of squared errors of the damped trend, per column of `grid`."""
+    alpha, share, phi = grid
     beta = alpha * share
     level = np.full(alpha.shape, values[0])
     trend = np.full(alpha.shape, values[1] - values[0] if len(values) > 1 else 0.0)
@@ -119,6 +129,48 @@ def _damped_trend(values: np.ndarray, horizon: int) -> np.ndarray:
         sse += error * error
         level = predicted + alpha * error
         trend = phi * trend + beta * error
+    return level, trend, sse
+
+
+def _damped_path(level: float, trend: float, phi: float, horizon: int) -> np.ndarray:
+    return level + np.cumsum(phi ** np.arange(1, horizon + 1)) * trend
+
+
+def _damped_trend(values: np.ndarray, horizon: int) -> np.ndarray:
+    level, trend, sse = _damped_states(values, DAMPED_GRID)
     best = int(np.argmin(sse))
-    damping = np.cumsum(phi[best] ** np.arange(1, horizon + 1))
-    return level[best] + damping * trend[best]
+    return _damped_path(level[best], trend[best], DAMPED_GRID[2, best], horizon)
+
+
+ES_ALPHAS = np.linspace(0.01, 0.99, 99)
+ES_DAMPED_GRID = np.array(np.meshgrid(np.linspace(0.05, 0.95, 19), [0.01, 0.05, 0.1, 0.2, 0.4],
+                                      [0.8, 0.85, 0.9, 0.95, 0.98])).reshape(3, -1)
+
+
+def aicc(sse: float, errors: int, parameters: int) -> float:
+    """AICc of a model with Gaussian one-step errors (`parameters` excludes the error variance); inf when too few errors."""
+    k = parameters + 1
+    if errors - k - 1 <= 0:
+        return float("inf")
+    return errors * np.log(max(sse, 1e-300) / errors) + 2 * k + 2 * k * (k + 1) / (errors - k - 1)
+
+
+def exponential_smoothing_forecast(values: np.ndarray, season_length: int, horizon: int) -> np.ndarray:
+    """Exponential-smoothing point forecast of the next `horizon` values of a gap-free history (at least 2 values).
+
+    Simple exponential smoothing (parameters: alpha, initial level) or the
+    damped trend (alpha, beta, phi, initial level and trend), fitted on the
+    grids `ES_ALPHAS` and `ES_DAMPED_GRID`, whichever has the lower AICc
+    (the damped trend's is finite from 9 values on).
+    """
+    return _with_season(_exponential_smoothing, values, season_length, horizon)
+
+
+def _exponential_smoothing(values: np.ndarray, horizon: int) -> np.ndarray:
+    levels, sse = _smoothed_levels(values, ES_ALPHAS)
+    best = int(np.argmin(sse))
+    level, trend, damped_sse = _damped_states(values, ES_DAMPED_GRID)
+    fit = int(np.argmin(damped_sse))
+    if aicc(damped_sse[fit], len(values) - 1, 5) < aicc(sse[best], len(values) - 1, 2):
+        return _damped_path(level[fit], trend[fit], ES_DAMPED_GRID[2, fit], horizon)
+    return np.full(horizon, levels[best])

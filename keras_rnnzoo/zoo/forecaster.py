@@ -53,7 +53,7 @@ from keras import ops
 
 from keras_rnnzoo.registry import SERIALIZATION_PACKAGE, get_cell, list_cells
 from keras_rnnzoo.zoo.task import Task, register_task
-from keras_rnnzoo.zoo.classical import damped_trend_forecast, theta_forecast
+from keras_rnnzoo.zoo.classical import damped_trend_forecast, exponential_smoothing_forecast, theta_forecast
 
 QUANTILE_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
@@ -65,8 +65,8 @@ CLIP = 30.0
 MAX_SEASON_LOG = math.log(400.0)
 ENCODER_BASE_FEATURES = 5
 DECODER_BASE_FEATURES = 5
-BASE_FORECASTS = ("seasonal_naive", "theta", "theta_damped")
-_EXTRA_DECODER_COLUMNS = {"seasonal_naive": 0, "theta": 1, "theta_damped": 3}
+BASE_FORECASTS = ("seasonal_naive", "theta", "theta_damped", "theta_ets")
+_EXTRA_DECODER_COLUMNS = {"seasonal_naive": 0, "theta": 1, "theta_damped": 3, "theta_ets": 3}
 _log = logging.getLogger(__name__)
 
 # pandas offset prefix -> season length (the dominant cycle for that frequency)
@@ -192,8 +192,10 @@ def encode(
     both already standardized. Decoder columns: the base forecast, sin/cos
     phase, step, log season length, then for `base_forecast="theta"` seasonal
     naive, for `"theta_damped"` (base: the mean of Theta and damped trend)
-    seasonal naive, Theta and damped trend; then future covariates. Classical
-    forecasts use the last `context_length` values.
+    seasonal naive, Theta and damped trend, for `"theta_ets"` (base: the mean
+    of Theta and exponential smoothing) seasonal naive, Theta and exponential
+    smoothing; then future covariates. Classical forecasts use the last
+    `context_length` values (`keras_rnnzoo.zoo.classical`).
     """
     n = len(values)
     season = effective_season(n, season_length)
@@ -225,8 +227,9 @@ def encode(
         columns = [theta, sin, cos, steps, log_season, naive]
     else:
         theta = scaled(_classical(theta_forecast, recent, season, horizon_length))
-        damped = scaled(_classical(damped_trend_forecast, recent, season, horizon_length))
-        columns = [(theta + damped) / 2, sin, cos, steps, log_season, naive, theta, damped]
+        second = damped_trend_forecast if base_forecast == "theta_damped" else exponential_smoothing_forecast
+        other = scaled(_classical(second, recent, season, horizon_length))
+        columns = [(theta + other) / 2, sin, cos, steps, log_season, naive, theta, other]
     if future_covariates is not None and future_covariates.shape[1]:
         columns.extend(future_covariates[n : n + horizon_length].T)
     decoder = np.stack(columns, axis=1).astype("float32")

@@ -3,8 +3,10 @@
 For every evaluation series (the sets of `rnnzoo evaluate rnn-forecaster`)
 this scores, on the same last horizon: the forecaster's median, seasonal
 naive, statsmodels ETS, the average of the forecaster and ETS (point and
-quantiles), and a smoothed seasonal profile (the mean pattern of the last K
-seasons of the context plus the last season's level; K = 2, 4, 8). It
+quantiles), a smoothed seasonal profile (the mean pattern of the last K
+seasons of the context plus the last season's level; K = 2, 4, 8), and the
+classical forecasts the decoder can start from (`keras_rnnzoo.zoo.classical`
+on the last 96 values: Theta, exponential smoothing, their mean). It
 prints the aggregate table per method and the geometric-mean MASE relative
 to seasonal naive per season length. Needs `pip install 'keras-rnnzoo[zoo]'`.
 
@@ -38,7 +40,8 @@ def seasonal_profile_forecast(history: np.ndarray, season_length: int, horizon: 
 def diagnose(forecaster) -> dict:
     from keras_rnnzoo.data import series as series_data
     from keras_rnnzoo.zoo import forecaster_eval as fe
-    from keras_rnnzoo.zoo.forecaster import clean_history
+    from keras_rnnzoo.zoo.classical import exponential_smoothing_forecast, theta_forecast
+    from keras_rnnzoo.zoo.forecaster import CONTEXT_LENGTH, _classical, clean_history, effective_season
 
     training = series_data.training_real_series()
     sets = {"zero_shot": series_data.heldout_series(training), "in_domain": training}
@@ -57,9 +60,15 @@ def diagnose(forecaster) -> dict:
             naive = fe.seasonal_naive_forecast(train, record.season_length, h)
             candidates = {"rnn-forecaster": rnn, "seasonal_naive": naive, "ets": ets,
                           "average_rnn_ets": ((rnn[0] + ets[0]) / 2, (rnn[1] + ets[1]) / 2)}
-            for seasons in (2, 4, 8):
-                point = seasonal_profile_forecast(filled, record.season_length, h, seasons)
-                candidates[f"seasonal_profile_{seasons}"] = (point, np.repeat(point[None], len(fe.LEVELS), 0))
+            points = {f"seasonal_profile_{k}": seasonal_profile_forecast(filled, record.season_length, h, k)
+                      for k in (2, 4, 8)}
+            season = effective_season(len(filled), record.season_length)  # as `forecaster.encode` does
+            points["theta"] = _classical(theta_forecast, filled[-CONTEXT_LENGTH:], season, h)
+            points["exponential_smoothing"] = _classical(exponential_smoothing_forecast, filled[-CONTEXT_LENGTH:],
+                                                         season, h)
+            points["theta_ets_mean"] = (points["theta"] + points["exponential_smoothing"]) / 2
+            for method, point in points.items():
+                candidates[method] = (point, np.repeat(point[None], len(fe.LEVELS), 0))
             naive_mase = fe.score(test, *naive, scale)["mase"]
             for method, (point, quantiles) in candidates.items():
                 row = fe.score(test, point, quantiles, scale)
@@ -77,6 +86,9 @@ def diagnose(forecaster) -> dict:
     return report
 
 
+_WITH_QUANTILES = ("rnn-forecaster", "seasonal_naive", "ets", "average_rnn_ets")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("preset", nargs="?", default="rnn-forecaster")
@@ -92,7 +104,7 @@ def main(argv=None) -> None:
         for method, values in block["methods"].items():
             print(f"{key:9} {method:20} rel. MASE {values['mase_gmean_rel_snaive']:.3f}  "
                   f"wQL {values['wql']:.4f}  80% coverage {values['coverage_80']:.1%}"
-                  + ("  (point forecast only)" if method.startswith("seasonal_profile") else ""))
+                  + ("" if method in _WITH_QUANTILES else "  (point forecast only)"))
         for method in block["rel_mase_by_season_length"]:
             parts = ", ".join(f"m={m}: {v['rel_mase']} ({v['series']})"
                               for m, v in block["rel_mase_by_season_length"][method].items())

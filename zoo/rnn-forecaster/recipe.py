@@ -56,7 +56,7 @@ def parse_args(argv=None):
     parser.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=True,
                         help="withhold one more horizon of every real series from training and scale the "
                              "intervals so that they cover 80%% of it (split-conformal)")
-    parser.add_argument("--base", choices=("seasonal_naive", "theta", "theta_damped"), default="theta",
+    parser.add_argument("--base", choices=("seasonal_naive", "theta", "theta_damped", "theta_ets"), default="theta",
                         help="the forecast the network learns to correct (its decoder's skip connection)")
     parser.add_argument("--model", type=Path, nargs="+", help="skip training: evaluate and package this trained .keras "
                         "model (the recipe saves one to $RNNZOO_HOME/cache/ after training), or the average of "
