@@ -321,6 +321,22 @@ def test_diagnosis_seasonal_profile_is_the_mean_pattern_plus_the_last_level():
     np.testing.assert_allclose(diagnose.seasonal_profile_forecast(short, 4, 2, 2), [short[-1]] * 2)
 
 
+def test_diagnosis_ratio_interval_is_paired_seeded_and_narrows_with_more_series():
+    diagnose = zoo_script("rnn-forecaster", "diagnose")
+    rng = np.random.default_rng(3)
+    reference = rng.uniform(0.5, 2.0, 400)
+    method = reference * np.exp(rng.normal(np.log(0.8), 0.3, 400))  # 20% better on average, paired
+    few = diagnose.paired_ratio_interval(method[:20], reference[:20])
+    many = diagnose.paired_ratio_interval(method, reference)
+    assert few == diagnose.paired_ratio_interval(method[:20], reference[:20])  # seeded
+    for interval in (few, many):
+        assert interval["low"] <= interval["ratio"] <= interval["high"]
+    assert many["high"] - many["low"] < few["high"] - few["low"]
+    assert many["low"] < 0.8 < many["high"] < 0.9
+    same = diagnose.paired_ratio_interval(reference * 1.5, reference)  # a constant ratio: no spread
+    assert same["low"] == same["ratio"] == same["high"] == 1.5
+
+
 def test_theta_base_feeds_the_skip_connection_and_seasonal_naive():
     """An untrained model (zero head) forecasts exactly its base: Theta of the last context_length values."""
     import keras

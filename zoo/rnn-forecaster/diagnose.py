@@ -7,8 +7,9 @@ quantiles), a smoothed seasonal profile (the mean pattern of the last K
 seasons of the context plus the last season's level; K = 2, 4, 8), and the
 classical forecasts the decoder can start from (`keras_rnnzoo.zoo.classical`
 on the last 96 values: Theta, exponential smoothing, their mean). It
-prints the aggregate table per method and the geometric-mean MASE relative
-to seasonal naive per season length. Needs `pip install 'keras-rnnzoo[zoo]'`.
+prints the aggregate table per method, the forecaster's geometric-mean MASE
+over ETS's with a bootstrap interval over series (`paired_ratio_interval`),
+and the geometric-mean MASE relative to seasonal naive per season length. Needs `pip install 'keras-rnnzoo[zoo]'`.
 
     python zoo/rnn-forecaster/diagnose.py [PRESET] [--json]
 """
@@ -35,6 +36,26 @@ def seasonal_profile_forecast(history: np.ndarray, season_length: int, horizon: 
     block = context[len(context) - count * season :].reshape(count, season)
     profile = (block - block.mean(axis=1, keepdims=True)).mean(axis=0)
     return block[-1].mean() + profile[np.arange(horizon) % season]
+
+
+def paired_ratio_interval(mase: np.ndarray, reference: np.ndarray, level: float = 0.9, draws: int = 10000,
+                          seed: int = 0) -> dict:
+    """Geometric-mean MASE ratio of a method over a reference on the same series, with a bootstrap interval.
+
+    Series are resampled with replacement (`draws` times, seeded) and the
+    geometric mean of the per-series ratios recomputed: the interval says how
+    much the ratio could move with another sample of series like these.
+
+    >>> paired_ratio_interval(np.array([1.0, 2.0, 4.0]), np.array([2.0, 2.0, 2.0]))["ratio"]
+    1.0
+    """
+    log_ratio = np.log(np.asarray(mase, dtype="float64") / np.asarray(reference, dtype="float64"))
+    samples = np.random.default_rng(seed).integers(0, len(log_ratio), size=(draws, len(log_ratio)))
+    means = log_ratio[samples].mean(axis=1)
+    tail = (1 - level) / 2
+    return {"ratio": round(float(np.exp(log_ratio.mean())), 3), "level": level,
+            "low": round(float(np.exp(np.quantile(means, tail))), 3),
+            "high": round(float(np.exp(np.quantile(means, 1 - tail))), 3)}
 
 
 def diagnose(forecaster) -> dict:
@@ -75,8 +96,10 @@ def diagnose(forecaster) -> dict:
                 per_method[method].append(row)
                 by_season[method][record.season_length].append(np.log(row["mase"] / naive_mase))
             names.append(record.name)
+        mase = {method: np.array([row["mase"] for row in rows]) for method, rows in per_method.items()}
         report[key] = {
             **fe.aggregate(per_method, names),
+            "rnn_over_ets": paired_ratio_interval(mase["rnn-forecaster"], mase["ets"]),
             "rel_mase_by_season_length": {
                 method: {str(m): {"series": len(v), "rel_mase": round(float(np.exp(np.mean(v))), 3)}
                          for m, v in sorted(seasons.items())}
@@ -105,6 +128,9 @@ def main(argv=None) -> None:
             print(f"{key:9} {method:20} rel. MASE {values['mase_gmean_rel_snaive']:.3f}  "
                   f"wQL {values['wql']:.4f}  80% coverage {values['coverage_80']:.1%}"
                   + ("" if method in _WITH_QUANTILES else "  (point forecast only)"))
+        ratio = block["rnn_over_ets"]
+        print(f"{key:9} rnn-forecaster / ets: geometric-mean MASE ratio {ratio['ratio']:.3f} "
+              f"({ratio['level']:.0%} bootstrap interval over series {ratio['low']:.3f}-{ratio['high']:.3f})")
         for method in block["rel_mase_by_season_length"]:
             parts = ", ".join(f"m={m}: {v['rel_mase']} ({v['series']})"
                               for m, v in block["rel_mase_by_season_length"][method].items())
