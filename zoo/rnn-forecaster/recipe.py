@@ -53,10 +53,13 @@ def parse_args(argv=None):
     parser.add_argument("--mixup", type=int, default=1000,
                         help="add this many TSMixup series (convex combinations of real training series) to the "
                              "generated ones (at most 50 with --quick)")
+    parser.add_argument("--local-trends", type=int, default=1000,
+                        help="add this many generated series with locally changing trends "
+                             "(series.generate_local_trend_series; at most 50 with --quick)")
     parser.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=True,
                         help="withhold one more horizon of every real series from training and scale the "
                              "intervals so that they cover 80%% of it (split-conformal)")
-    parser.add_argument("--base", choices=("seasonal_naive", "theta", "theta_damped", "theta_ets"), default="theta",
+    parser.add_argument("--base", choices=("seasonal_naive", "theta", "theta_damped", "theta_ets"), default="theta_ets",
                         help="the forecast the network learns to correct (its decoder's skip connection)")
     parser.add_argument("--model", type=Path, nargs="+", help="skip training: evaluate and package this trained .keras "
                         "model (the recipe saves one to $RNNZOO_HOME/cache/ after training), or the average of "
@@ -230,6 +233,9 @@ def main(argv=None) -> dict:
     mixup = min(args.mixup, 50) if args.quick else args.mixup
     if mixup:
         generated += series_data.mixup_series(training, mixup, rng)
+    local_trends = min(args.local_trends, 50) if args.quick else args.local_trends
+    if local_trends:
+        generated += series_data.generate_local_trend_series(local_trends, rng)
     if args.data:
         training.extend(extra_series(args.data))
     records = training + generated
@@ -270,6 +276,7 @@ def main(argv=None) -> dict:
             "windows_per_epoch": windows, "epochs": epochs, "weighting": args.weighting,
             **({"trained_models": [path.name for path in args.model]} if args.model else {"seed": args.seed}),
             "real_weight": args.real_weight, "base_forecast": args.base, "mixup_series": mixup,
+            "local_trend_series": local_trends,
             "calibration_series": len(calibration), "members": fc.ensemble_members(model),
             "backend": keras.backend.backend(), "seconds": round(time.time() - started, 1),
             "recipe": "zoo/rnn-forecaster/recipe.py" + (" --quick" if args.quick else ""),
