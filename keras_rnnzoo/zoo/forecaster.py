@@ -67,6 +67,7 @@ ENCODER_BASE_FEATURES = 5
 DECODER_BASE_FEATURES = 5
 BASE_FORECASTS = ("seasonal_naive", "theta", "theta_damped", "theta_ets")
 _EXTRA_DECODER_COLUMNS = {"seasonal_naive": 0, "theta": 1, "theta_damped": 3, "theta_ets": 3}
+_PAIRED_WITH_THETA = {"theta_damped": damped_trend_forecast, "theta_ets": exponential_smoothing_forecast}
 _log = logging.getLogger(__name__)
 
 # pandas offset prefix -> season length (the dominant cycle for that frequency)
@@ -227,8 +228,7 @@ def encode(
         columns = [theta, sin, cos, steps, log_season, naive]
     else:
         theta = scaled(_classical(theta_forecast, recent, season, horizon_length))
-        second = damped_trend_forecast if base_forecast == "theta_damped" else exponential_smoothing_forecast
-        other = scaled(_classical(second, recent, season, horizon_length))
+        other = scaled(_classical(_PAIRED_WITH_THETA[base_forecast], recent, season, horizon_length))
         columns = [(theta + other) / 2, sin, cos, steps, log_season, naive, theta, other]
     if future_covariates is not None and future_covariates.shape[1]:
         columns.extend(future_covariates[n : n + horizon_length].T)

@@ -9,7 +9,8 @@ classical forecasts the decoder can start from (`keras_rnnzoo.zoo.classical`
 on the last 96 values: Theta, exponential smoothing, their mean). It
 prints the aggregate table per method, the forecaster's geometric-mean MASE
 over ETS's with a bootstrap interval over series (`paired_ratio_interval`),
-and the geometric-mean MASE relative to seasonal naive per season length. Needs `pip install 'keras-rnnzoo[zoo]'`.
+and the geometric-mean MASE relative to seasonal naive per season length.
+Needs `pip install 'keras-rnnzoo[zoo]'`.
 
     python zoo/rnn-forecaster/diagnose.py [PRESET] [--json]
 """
