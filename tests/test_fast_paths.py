@@ -232,6 +232,62 @@ def accelerator_loop():
     jax_scan.force_accelerator_loop(None)
 
 
+# Cells that ask for it (`rematerialize_step`) run Keras's JAX loop with each step under jax.checkpoint.
+REMATERIALIZED_KINDS = {
+    "layer_norm_lstm": (layers.LayerNormLSTM, {}),
+    "layer_norm_gru": (layers.LayerNormGRU, {}),
+}
+
+
+@needs_jax
+@pytest.mark.parametrize("kind", REMATERIALIZED_KINDS)
+@pytest.mark.parametrize("mask", ["no_mask", "holes", "left_padded"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_rematerialized_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
+    layer_class, kwargs = REMATERIALIZED_KINDS[kind]
+    layer = layer_class(UNITS, return_sequences=True, return_state=True, go_backwards=go_backwards, **kwargs)
+    layer.build((BATCH, TIME, FEATURES))
+    assert _probe(layer) is not None
+    _compare(layer, inputs, mask=MASKS[mask])
+
+
+@needs_jax
+def test_rematerialized_loop_only_for_cells_that_ask(inputs):
+    assert _probe(layers.PeepholeLSTM(UNITS)) is None
+    assert _probe(layers.LayerNormLSTM(UNITS, unroll=True)) is None
+    with fast_paths(False):
+        assert _probe(layers.LayerNormGRU(UNITS)) is None
+
+
+@needs_jax
+def test_rematerialized_loop_uses_the_cached_dropout_masks(inputs):
+    layer = layers.LayerNormLSTM(UNITS, dropout=0.3, recurrent_dropout=0.4, seed=5)
+    fast, plain = _fast_and_generic_in_training(layer, inputs)
+    for fast_part, plain_part in zip([fast[0], *fast[2]], [plain[0], *plain[2]]):  # last output, final states
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(fast_part), keras.ops.convert_to_numpy(plain_part),
+                                   atol=1e-5)
+    inference = keras.ops.convert_to_numpy(layer(inputs))
+    assert not np.allclose(keras.ops.convert_to_numpy(fast[0]), inference)
+
+
+@needs_jax
+def test_rematerialized_loop_trains_like_the_generic_loop(inputs, rng):
+    """One jitted `train_on_batch` step with and without the rematerialized loop: equal weights after."""
+    targets = rng.normal(size=(BATCH, 1)).astype("float32")
+    weights = []
+    for enabled in (True, False):
+        keras.utils.set_random_seed(11)
+        model = keras.Sequential([keras.Input((TIME, FEATURES)), layers.LayerNormLSTM(UNITS), keras.layers.Dense(1)])
+        model.compile(keras.optimizers.SGD(0.5), "mse")
+        initial = model.get_weights()
+        with fast_paths(enabled):
+            model.train_on_batch(inputs, targets)
+        weights.append(model.get_weights())
+    for fast_weight, plain_weight in zip(*weights):
+        np.testing.assert_allclose(fast_weight, plain_weight, atol=1e-5)
+    assert not np.allclose(weights[0][0], initial[0])  # the step did train
+
+
 @needs_jax
 def test_accelerator_loop_only_off_the_cpu():
     import jax

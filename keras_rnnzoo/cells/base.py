@@ -43,6 +43,12 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         seed: random seed of the dropout masks.
     """
 
+    # True: on JAX, the layer's time loop recomputes each step in the backward
+    # pass instead of storing its intermediate values (`jax.checkpoint`; see
+    # `keras_rnnzoo.layers.fast`). Worth it where a step makes many
+    # intermediates from little state, as layer normalization does.
+    rematerialize_step: bool = False
+
     def __init__(
         self,
         units: int,
