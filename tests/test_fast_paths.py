@@ -32,6 +32,13 @@ KINDS = {
     "lstm_no_bias": (layers.LSTM, {"use_bias": False}),
     "gru_no_bias": (layers.GRU, {"use_bias": False}),
 }
+# On PyTorch the CIFG LSTM runs the LSTM loops too (forget-gate weights = the input gate's negated).
+TORCH_KINDS = {
+    **KINDS,
+    "cifg": (layers.CIFGLSTM, {}),
+    "cifg_no_bias": (layers.CIFGLSTM, {"use_bias": False}),
+    "peephole": (layers.PeepholeLSTM, {}),
+}
 MASKS = {
     "no_mask": None,
     "right_padded": sequence_mask([6, 3, 1], TIME, "right"),
@@ -57,21 +64,21 @@ def inputs(rng):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", TORCH_KINDS)
 @pytest.mark.parametrize("mask", MASKS)
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_fast_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
-    layer_class, kwargs = KINDS[kind]
+    layer_class, kwargs = TORCH_KINDS[kind]
     layer = layer_class(UNITS, return_sequences=True, return_state=True, go_backwards=go_backwards, **kwargs)
     layer.build((BATCH, TIME, FEATURES))
     _compare(layer, inputs, mask=MASKS[mask])
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", "cifg", "peephole"])
 @pytest.mark.parametrize("mask", ["no_mask", "holes"])
 def test_initial_state_and_zero_output_for_mask(kind, mask, inputs, rng):
-    layer_class, kwargs = KINDS[kind]
+    layer_class, kwargs = TORCH_KINDS[kind]
     layer = layer_class(UNITS, return_sequences=True, zero_output_for_mask=True, **kwargs)
     layer.build((BATCH, TIME, FEATURES))
     states = [rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in layer.state_size]
@@ -80,9 +87,9 @@ def test_initial_state_and_zero_output_for_mask(kind, mask, inputs, rng):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "cifg", "peephole"])
 def test_last_output_only(kind, inputs):
-    layer_class, kwargs = KINDS[kind]
+    layer_class, kwargs = TORCH_KINDS[kind]
     layer = layer_class(UNITS, **kwargs)
     layer.build((BATCH, TIME, FEATURES))
     _compare(layer, inputs, mask=MASKS["right_padded"])
@@ -90,11 +97,11 @@ def test_last_output_only(kind, inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "cifg", "peephole"])
 def test_stateful_training_steps(kind, inputs):
     # The state variables are assigned after the forward pass; the backward
     # pass of the fused kernel must not see them changed in place.
-    layer_class, kwargs = KINDS[kind]
+    layer_class, kwargs = TORCH_KINDS[kind]
     model = keras.Sequential(
         [keras.Input(batch_shape=(BATCH, TIME, FEATURES)), layer_class(UNITS, stateful=True, **kwargs), keras.layers.Dense(1)]
     )
@@ -114,6 +121,18 @@ def test_stateful_training_steps(kind, inputs):
         np.testing.assert_allclose(fast_out, plain_out, atol=1e-5)
 
 
+@needs_fast_path
+@pytest.mark.parametrize("mask", [None, MASKS["holes"]])
+@pytest.mark.parametrize("layer_class", [layers.CIFGLSTM, layers.PeepholeLSTM])
+def test_lstm_variants_run_the_lstm_loops_not_their_cell(layer_class, mask, monkeypatch):
+    layer = layer_class(UNITS, return_sequences=True)
+    layer.build((BATCH, TIME, FEATURES))
+    monkeypatch.setattr(layer.cell, "call", lambda *args, **kwargs: pytest.fail("the cell was stepped"))
+    x = keras.ops.zeros((BATCH, TIME, FEATURES))
+    state = [keras.ops.zeros((BATCH, UNITS))] * 2
+    assert fast_inner_loop(layer, x, state, mask, training=False) is not None
+
+
 def _fast_and_generic_in_training(layer, inputs):
     """`inner_loop` results with fast paths on and off, sharing the layer's cached dropout masks."""
     layer.build((BATCH, TIME, FEATURES))
@@ -128,8 +147,9 @@ def _fast_and_generic_in_training(layer, inputs):
 
 
 @needs_fast_path
-def test_input_dropout_in_training_keeps_the_fast_path(inputs):
-    layer = layers.LSTM(UNITS, dropout=0.5, seed=3)
+@pytest.mark.parametrize("layer_class", [layers.LSTM, layers.CIFGLSTM, layers.PeepholeLSTM])
+def test_input_dropout_in_training_keeps_the_fast_path(layer_class, inputs):
+    layer = layer_class(UNITS, dropout=0.5, seed=3)
     fast, plain = _fast_and_generic_in_training(layer, inputs)
     assert fast is not None
     np.testing.assert_allclose(keras.ops.convert_to_numpy(fast[0]), keras.ops.convert_to_numpy(plain[0]), atol=1e-5)
@@ -157,8 +177,6 @@ def test_generic_loop_when_no_fast_path_applies():
 # Cells that the fused LSTM / GRU loops do not cover run the generic cell loop on PyTorch.
 CELL_LOOP_KINDS = {
     "simple_rnn": (layers.SimpleRNN, {}),
-    "peephole": (layers.PeepholeLSTM, {}),
-    "cifg": (layers.CIFGLSTM, {}),
     "layer_norm_lstm": (layers.LayerNormLSTM, {}),
     "layer_norm_gru": (layers.LayerNormGRU, {}),
     "mgu": (layers.MGU, {}),
@@ -209,9 +227,9 @@ def test_recurrent_dropout_in_training_takes_the_cell_loop(inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", "cifg", "peephole"])
 def test_single_step_streaming_loop(kind, rng):
-    layer_class, kwargs = KINDS[kind]
+    layer_class, kwargs = TORCH_KINDS[kind]
     layer = layer_class(UNITS, return_sequences=True, return_state=True, **kwargs)
     layer.build((1, 1, FEATURES))
     _compare(layer, rng.normal(size=(1, 1, FEATURES)).astype("float32"))

@@ -16,7 +16,12 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   `nn.LSTM` / `nn.GRU`, cuDNN on a GPU) with our weights re-laid out: Keras
   LSTM gates `i, f, c, o` are PyTorch's `i, f, g, o`; Keras GRU gates
   `z, r, h` become PyTorch's `r, z, n`, and Keras `reset_after=True` is
-  PyTorch's GRU (bias row 0 = `b_ih`, row 1 = `b_hh`). With a mask, or for
+  PyTorch's GRU (bias row 0 = `b_ih`, row 1 = `b_hh`). The CIFG LSTM runs
+  as an LSTM whose forget-gate weights are its input gate's negated
+  (`σ(-z) = 1 - σ(z)`): training step 142 ms -> 63 ms in `rnnzoo bench
+  --backend torch` (plain LSTM 63 ms). The peephole LSTM takes the tight
+  loop below with its peepholes (training 155 -> 119 ms in one process).
+  With a mask, or for
   the `reset_after=False` GRU, a tight PyTorch loop runs instead: the input
   projection of all steps is one matmul, then each step is one `addmm` and
   the gate arithmetic on raw tensors (no Keras layer call per step). Single
@@ -65,6 +70,7 @@ from keras import activations
 from keras_rnnzoo.cells.base import RecurrentCell
 from keras_rnnzoo.cells.gru import GRUCell
 from keras_rnnzoo.cells.lstm import LSTMCell
+from keras_rnnzoo.cells.variants import CIFGLSTMCell, PeepholeLSTMCell
 from keras_rnnzoo.layers import jax_scan
 
 _ENABLED = True
@@ -105,22 +111,25 @@ def fast_inner_loop(layer, sequences, initial_state, mask, training):
         return None
     if isinstance(mask, (list, tuple)):
         mask = mask[0]
-    fused = (
-        type(cell) in (LSTMCell, GRUCell)
-        and not (training and cell.recurrent_dropout > 0.0)
-        and cell.activation is activations.tanh
-        and cell.recurrent_activation is activations.sigmoid
-    )
     if backend == "jax":
-        if fused and jax_scan.accelerator_loop_applies():
+        if type(cell) in (LSTMCell, GRUCell) and _standard_gates(cell, training) and jax_scan.accelerator_loop_applies():
             is_lstm = isinstance(cell, LSTMCell)
             return jax_scan.hoisted_scan(layer, cell, sequences, initial_state, mask, training, is_lstm)
         if cell.rematerialize_step:
             return _jax_rematerialized_loop(layer, cell, sequences, initial_state, mask, training)
         return None
-    if fused:
+    if type(cell) in (LSTMCell, GRUCell, CIFGLSTMCell, PeepholeLSTMCell) and _standard_gates(cell, training):
         return _torch_inner_loop(layer, cell, sequences, initial_state, mask, training)
     return _torch_cell_loop(layer, cell, sequences, initial_state, mask, training)
+
+
+def _standard_gates(cell, training) -> bool:
+    """Whether the gated cell has the activations the fused loops hard-code, and no recurrent dropout now."""
+    return (
+        not (training and cell.recurrent_dropout > 0.0)
+        and cell.activation is activations.tanh
+        and cell.recurrent_activation is activations.sigmoid
+    )
 
 
 # ---------------------------------------------------------------------- JAX
@@ -183,8 +192,8 @@ def _torch_cell_loop(layer, cell, sequences, initial_state, mask, training):
         return None
     x, states, mask = prepared
     output, outputs = None, []
-    for t in range(x.shape[1]):
-        step_output, new_states = cell.call(x[:, t], states, training=training)
+    for t, x_t in enumerate(x.unbind(1)):  # unbind: see _lstm_loop
+        step_output, new_states = cell.call(x_t, states, training=training)
         new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
         if mask is None:
             output, states = step_output, new_states
@@ -203,15 +212,14 @@ def _torch_inner_loop(layer, cell, sequences, initial_state, mask, training):
     if prepared is None:
         return None
     x, states, mask = prepared
-    kernel = cell.kernel.value
-    recurrent_kernel = cell.recurrent_kernel.value
-    bias = None if cell.bias is None else cell.bias.value
+    kernel, recurrent_kernel, bias = _fused_weights(cell)
     if training and cell.dropout > 0.0:
         x = x * cell.get_dropout_mask(x[:, 0, :]).unsqueeze(1)
     is_lstm = isinstance(cell, LSTMCell)
     # One step (streaming) runs the tight loop: the fused kernels' per-call set-up
     # (oneDNN primitives on the CPU) measured slower than the step itself.
-    if mask is None and x.shape[1] > 1 and (is_lstm or cell.reset_after):
+    fused_kernel_applies = not isinstance(cell, PeepholeLSTMCell) and (is_lstm or cell.reset_after)
+    if mask is None and x.shape[1] > 1 and fused_kernel_applies:
         if is_lstm:
             outputs, h, c = _vf_lstm(x, states, kernel, recurrent_kernel, bias)
             final = [h, c]
@@ -221,6 +229,25 @@ def _torch_inner_loop(layer, cell, sequences, initial_state, mask, training):
         return outputs[:, -1], outputs, final
     loop = _lstm_loop if is_lstm else _gru_loop
     return loop(cell, x, states, mask, kernel, recurrent_kernel, bias, layer.zero_output_for_mask)
+
+
+def _fused_weights(cell):
+    """`(kernel, recurrent_kernel, bias)` as the LSTM / GRU loops take them.
+
+    A CIFG cell's blocks `i, c, o` become an LSTM's `i, f, c, o` whose forget
+    block is the input block negated: `σ(-z) = 1 - σ(z)` is CIFG's forget
+    gate, and autograd adds the forget block's gradient (negated) into the
+    input block's.
+    """
+    import torch
+
+    weights = [cell.kernel.value, cell.recurrent_kernel.value, None if cell.bias is None else cell.bias.value]
+    if isinstance(cell, CIFGLSTMCell):
+        units = cell.units
+        weights = [
+            None if w is None else torch.cat([w[..., :units], -w[..., :units], w[..., units:]], -1) for w in weights
+        ]
+    return weights
 
 
 def _vf_lstm(x, states, kernel, recurrent_kernel, bias):
@@ -278,19 +305,28 @@ def _finish(outputs, mask, zero_output_for_mask, final):
 
 
 def _lstm_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, zero_output_for_mask):
-    """The LSTM recurrence as a tight PyTorch loop (masks supported)."""
+    """The LSTM recurrence (with peepholes for `PeepholeLSTMCell`) as a tight PyTorch loop (masks supported)."""
     import torch
 
     projected = torch.matmul(x, kernel)
     if bias is not None:
         projected = projected + bias
     h, c = states
+    peephole = isinstance(cell, PeepholeLSTMCell)
+    if peephole:
+        p_i, p_f, p_o = (cell.input_peephole.value, cell.forget_peephole.value, cell.output_peephole.value)
     output = torch.zeros_like(h)
     outputs = []
-    for t in range(x.shape[1]):
-        z = torch.addmm(projected[:, t], h, recurrent_kernel)
+    # unbind: its backward stacks the step gradients once; projected[:, t] would
+    # scatter each into a zero tensor of the whole sequence's size.
+    for t, projected_t in enumerate(projected.unbind(1)):
+        z = torch.addmm(projected_t, h, recurrent_kernel)
         z_i, z_f, z_c, z_o = z.chunk(4, 1)
+        if peephole:
+            z_i, z_f = z_i + p_i * c, z_f + p_f * c
         c_new = torch.sigmoid(z_f) * c + torch.sigmoid(z_i) * torch.tanh(z_c)
+        if peephole:
+            z_o = z_o + p_o * c_new
         h_new = torch.sigmoid(z_o) * torch.tanh(c_new)
         mask_t = None if mask is None else mask[:, t : t + 1]
         output = _masked_update(mask_t, h_new, output)
@@ -318,8 +354,7 @@ def _gru_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, zero_output
     outputs = []
     gates_kernel = recurrent_kernel[:, : 2 * units]
     candidate_kernel = recurrent_kernel[:, 2 * units :]
-    for t in range(x.shape[1]):
-        p = projected[:, t]
+    for t, p in enumerate(projected.unbind(1)):  # unbind: see _lstm_loop
         if cell.reset_after:
             inner = torch.matmul(h, recurrent_kernel)
             if recurrent_bias is not None:
