@@ -38,6 +38,8 @@ TORCH_KINDS = {
     "cifg": (layers.CIFGLSTM, {}),
     "cifg_no_bias": (layers.CIFGLSTM, {"use_bias": False}),
     "peephole": (layers.PeepholeLSTM, {}),
+    "layer_norm_lstm": (layers.LayerNormLSTM, {}),
+    "layer_norm_lstm_no_bias": (layers.LayerNormLSTM, {"use_bias": False}),
 }
 MASKS = {
     "no_mask": None,
@@ -75,7 +77,7 @@ def test_fast_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", "cifg", "peephole"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", "cifg", "peephole", "layer_norm_lstm"])
 @pytest.mark.parametrize("mask", ["no_mask", "holes"])
 def test_initial_state_and_zero_output_for_mask(kind, mask, inputs, rng):
     layer_class, kwargs = TORCH_KINDS[kind]
@@ -87,7 +89,7 @@ def test_initial_state_and_zero_output_for_mask(kind, mask, inputs, rng):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "cifg", "peephole"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "cifg", "peephole", "layer_norm_lstm"])
 def test_last_output_only(kind, inputs):
     layer_class, kwargs = TORCH_KINDS[kind]
     layer = layer_class(UNITS, **kwargs)
@@ -97,7 +99,7 @@ def test_last_output_only(kind, inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "cifg", "peephole"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "cifg", "peephole", "layer_norm_lstm"])
 def test_stateful_training_steps(kind, inputs):
     # The state variables are assigned after the forward pass; the backward
     # pass of the fused kernel must not see them changed in place.
@@ -123,7 +125,7 @@ def test_stateful_training_steps(kind, inputs):
 
 @needs_fast_path
 @pytest.mark.parametrize("mask", [None, MASKS["holes"]])
-@pytest.mark.parametrize("layer_class", [layers.CIFGLSTM, layers.PeepholeLSTM])
+@pytest.mark.parametrize("layer_class", [layers.CIFGLSTM, layers.PeepholeLSTM, layers.LayerNormLSTM])
 def test_lstm_variants_run_the_lstm_loops_not_their_cell(layer_class, mask, monkeypatch):
     layer = layer_class(UNITS, return_sequences=True)
     layer.build((BATCH, TIME, FEATURES))
@@ -147,7 +149,7 @@ def _fast_and_generic_in_training(layer, inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("layer_class", [layers.LSTM, layers.CIFGLSTM, layers.PeepholeLSTM])
+@pytest.mark.parametrize("layer_class", [layers.LSTM, layers.CIFGLSTM, layers.PeepholeLSTM, layers.LayerNormLSTM])
 def test_input_dropout_in_training_keeps_the_fast_path(layer_class, inputs):
     layer = layer_class(UNITS, dropout=0.5, seed=3)
     fast, plain = _fast_and_generic_in_training(layer, inputs)
@@ -177,7 +179,6 @@ def test_generic_loop_when_no_fast_path_applies():
 # Cells that the fused LSTM / GRU loops do not cover run the generic cell loop on PyTorch.
 CELL_LOOP_KINDS = {
     "simple_rnn": (layers.SimpleRNN, {}),
-    "layer_norm_lstm": (layers.LayerNormLSTM, {}),
     "layer_norm_gru": (layers.LayerNormGRU, {}),
     "mgu": (layers.MGU, {}),
     "indrnn": (layers.IndRNN, {}),
@@ -227,7 +228,7 @@ def test_recurrent_dropout_in_training_takes_the_cell_loop(inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", "cifg", "peephole"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", "cifg", "peephole", "layer_norm_lstm"])
 def test_single_step_streaming_loop(kind, rng):
     layer_class, kwargs = TORCH_KINDS[kind]
     layer = layer_class(UNITS, return_sequences=True, return_state=True, **kwargs)
