@@ -40,6 +40,8 @@ TORCH_KINDS = {
     "peephole": (layers.PeepholeLSTM, {}),
     "layer_norm_lstm": (layers.LayerNormLSTM, {}),
     "layer_norm_lstm_no_bias": (layers.LayerNormLSTM, {"use_bias": False}),
+    "layer_norm_gru": (layers.LayerNormGRU, {}),
+    "layer_norm_gru_no_bias": (layers.LayerNormGRU, {"use_bias": False}),
 }
 MASKS = {
     "no_mask": None,
@@ -77,7 +79,7 @@ def test_fast_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", "cifg", "peephole", "layer_norm_lstm"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", "cifg", "peephole", "layer_norm_lstm", "layer_norm_gru"])
 @pytest.mark.parametrize("mask", ["no_mask", "holes"])
 def test_initial_state_and_zero_output_for_mask(kind, mask, inputs, rng):
     layer_class, kwargs = TORCH_KINDS[kind]
@@ -89,7 +91,7 @@ def test_initial_state_and_zero_output_for_mask(kind, mask, inputs, rng):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "cifg", "peephole", "layer_norm_lstm"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "cifg", "peephole", "layer_norm_lstm", "layer_norm_gru"])
 def test_last_output_only(kind, inputs):
     layer_class, kwargs = TORCH_KINDS[kind]
     layer = layer_class(UNITS, **kwargs)
@@ -99,7 +101,7 @@ def test_last_output_only(kind, inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "cifg", "peephole", "layer_norm_lstm"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "cifg", "peephole", "layer_norm_lstm", "layer_norm_gru"])
 def test_stateful_training_steps(kind, inputs):
     # The state variables are assigned after the forward pass; the backward
     # pass of the fused kernel must not see them changed in place.
@@ -125,21 +127,20 @@ def test_stateful_training_steps(kind, inputs):
 
 @needs_fast_path
 @pytest.mark.parametrize("mask", [None, MASKS["holes"]])
-@pytest.mark.parametrize("layer_class", [layers.CIFGLSTM, layers.PeepholeLSTM, layers.LayerNormLSTM])
-def test_lstm_variants_run_the_lstm_loops_not_their_cell(layer_class, mask, monkeypatch):
+@pytest.mark.parametrize("layer_class", [layers.CIFGLSTM, layers.PeepholeLSTM, layers.LayerNormLSTM, layers.LayerNormGRU])
+def test_variants_run_tight_loops_not_their_cell(layer_class, mask, monkeypatch):
     layer = layer_class(UNITS, return_sequences=True)
     layer.build((BATCH, TIME, FEATURES))
     monkeypatch.setattr(layer.cell, "call", lambda *args, **kwargs: pytest.fail("the cell was stepped"))
-    x = keras.ops.zeros((BATCH, TIME, FEATURES))
-    state = [keras.ops.zeros((BATCH, UNITS))] * 2
-    assert fast_inner_loop(layer, x, state, mask, training=False) is not None
+    assert _probe(layer, mask=mask) is not None
 
 
 def _fast_and_generic_in_training(layer, inputs):
     """`inner_loop` results with fast paths on and off, sharing the layer's cached dropout masks."""
     layer.build((BATCH, TIME, FEATURES))
     x = keras.ops.convert_to_tensor(inputs)
-    state = [keras.ops.zeros((BATCH, UNITS))] * 2
+    sizes = layer.state_size if isinstance(layer.state_size, (list, tuple)) else [layer.state_size]
+    state = [keras.ops.zeros((BATCH, size)) for size in sizes]
     layer._maybe_config_dropout_masks(layer.cell, x[:, 0, :], state)
     fast = fast_inner_loop(layer, x, state, None, training=True)
     with fast_paths(False):
@@ -149,7 +150,7 @@ def _fast_and_generic_in_training(layer, inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("layer_class", [layers.LSTM, layers.CIFGLSTM, layers.PeepholeLSTM, layers.LayerNormLSTM])
+@pytest.mark.parametrize("layer_class", [layers.LSTM, layers.CIFGLSTM, layers.PeepholeLSTM, layers.LayerNormLSTM, layers.LayerNormGRU])
 def test_input_dropout_in_training_keeps_the_fast_path(layer_class, inputs):
     layer = layer_class(UNITS, dropout=0.5, seed=3)
     fast, plain = _fast_and_generic_in_training(layer, inputs)
@@ -159,12 +160,12 @@ def test_input_dropout_in_training_keeps_the_fast_path(layer_class, inputs):
     assert not np.allclose(keras.ops.convert_to_numpy(fast[0]), inference)
 
 
-def _probe(layer, training=False, dtype="float32"):
+def _probe(layer, training=False, dtype="float32", mask=None):
     layer.build((BATCH, TIME, FEATURES))
     x = keras.ops.zeros((BATCH, TIME, FEATURES), dtype=dtype)
     sizes = layer.state_size if isinstance(layer.state_size, (list, tuple)) else [layer.state_size]
     state = [keras.ops.zeros((BATCH, size), dtype=dtype) for size in sizes]
-    return fast_inner_loop(layer, x, state, None, training=training)
+    return fast_inner_loop(layer, x, state, mask, training=training)
 
 
 def test_generic_loop_when_no_fast_path_applies():
@@ -179,7 +180,7 @@ def test_generic_loop_when_no_fast_path_applies():
 # Cells that the fused LSTM / GRU loops do not cover run the generic cell loop on PyTorch.
 CELL_LOOP_KINDS = {
     "simple_rnn": (layers.SimpleRNN, {}),
-    "layer_norm_gru": (layers.LayerNormGRU, {}),
+    "layer_norm_gru_reset_before": (layers.LayerNormGRU, {"reset_after": False}),
     "mgu": (layers.MGU, {}),
     "indrnn": (layers.IndRNN, {}),
     "lstmp": (layers.LSTMP, {"proj_size": 3}),
@@ -228,7 +229,7 @@ def test_recurrent_dropout_in_training_takes_the_cell_loop(inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", "cifg", "peephole", "layer_norm_lstm"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", "cifg", "peephole", "layer_norm_lstm", "layer_norm_gru"])
 def test_single_step_streaming_loop(kind, rng):
     layer_class, kwargs = TORCH_KINDS[kind]
     layer = layer_class(UNITS, return_sequences=True, return_state=True, **kwargs)

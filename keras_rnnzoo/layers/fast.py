@@ -21,8 +21,8 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   (`σ(-z) = 1 - σ(z)`): training step 142 ms -> 63 ms in `rnnzoo bench
   --backend torch` (plain LSTM 63 ms). The peephole LSTM takes the tight
   loop below with its peepholes (training 155 -> 119 ms in one process),
-  the layer-normalized LSTM a tight loop of its own on PyTorch's layer-norm
-  kernel (293 -> 158 ms). With a mask, or for
+  the layer-normalized LSTM and (`reset_after`) GRU a tight loop of their
+  own on PyTorch's layer-norm kernel (LSTM 293 -> 158 ms). With a mask, or for
   the `reset_after=False` GRU, a tight PyTorch loop runs instead: the input
   projection of all steps is one matmul, then each step is one `addmm` and
   the gate arithmetic on raw tensors (no Keras layer call per step). Single
@@ -71,7 +71,7 @@ from keras import activations
 from keras_rnnzoo.cells.base import RecurrentCell
 from keras_rnnzoo.cells.gru import GRUCell
 from keras_rnnzoo.cells.lstm import LSTMCell
-from keras_rnnzoo.cells.variants import CIFGLSTMCell, LayerNormLSTMCell, PeepholeLSTMCell
+from keras_rnnzoo.cells.variants import CIFGLSTMCell, LayerNormGRUCell, LayerNormLSTMCell, PeepholeLSTMCell
 from keras_rnnzoo.layers import jax_scan
 
 _ENABLED = True
@@ -121,8 +121,9 @@ def fast_inner_loop(layer, sequences, initial_state, mask, training):
         return None
     if type(cell) in (LSTMCell, GRUCell, CIFGLSTMCell, PeepholeLSTMCell) and _standard_gates(cell, training):
         return _torch_inner_loop(layer, cell, sequences, initial_state, mask, training)
-    if type(cell) is LayerNormLSTMCell and _standard_gates(cell, training):
-        return _torch_layer_norm_lstm_loop(layer, cell, sequences, initial_state, mask, training)
+    layer_norm = type(cell) is LayerNormLSTMCell or (type(cell) is LayerNormGRUCell and cell.reset_after)
+    if layer_norm and _standard_gates(cell, training):
+        return _torch_layer_norm_loop(layer, cell, sequences, initial_state, mask, training)
     return _torch_cell_loop(layer, cell, sequences, initial_state, mask, training)
 
 
@@ -208,11 +209,12 @@ def _torch_cell_loop(layer, cell, sequences, initial_state, mask, training):
     return _finish(outputs, mask, layer.zero_output_for_mask, states)
 
 
-def _torch_layer_norm_lstm_loop(layer, cell, sequences, initial_state, mask, training):
-    """`LayerNormLSTMCell`'s recurrence as a tight PyTorch loop on PyTorch's layer-norm kernel (masks supported).
+def _torch_layer_norm_loop(layer, cell, sequences, initial_state, mask, training):
+    """The layer-normalized LSTM's or (`reset_after`) GRU's recurrence as a tight PyTorch loop (masks supported).
 
     The input projection and its normalization (`LN(x W)`, which does not
-    depend on the state) are computed for all steps at once.
+    depend on the state) are computed for all steps at once; each step is
+    one matmul, PyTorch's layer-norm kernel and the gate arithmetic.
     """
     import torch
     import torch.nn.functional as F
@@ -220,32 +222,42 @@ def _torch_layer_norm_lstm_loop(layer, cell, sequences, initial_state, mask, tra
     prepared = _prepare(layer, cell, sequences, initial_state, mask)
     if prepared is None:
         return None
-    x, (h, c), mask = prepared
-    units, epsilon = cell.units, cell.epsilon
+    x, states, mask = prepared
+    units, epsilon, is_lstm = cell.units, cell.epsilon, isinstance(cell, LSTMCell)
 
-    def block_norm(z, gamma):  # each of the four gate blocks normalized on its own, then scaled
-        return F.layer_norm(z.unflatten(-1, (4, units)), (units,), eps=epsilon).flatten(-2) * gamma
+    def block_norm(z, gamma):  # each gate block normalized on its own, then scaled
+        return F.layer_norm(z.unflatten(-1, (cell.gates, units)), (units,), eps=epsilon).flatten(-2) * gamma
 
     if training and cell.dropout > 0.0:
         x = x * cell.get_dropout_mask(x[:, 0, :]).unsqueeze(1)
+    bias = None if cell.bias is None else cell.bias.value
+    input_bias, recurrent_bias = (bias, None) if is_lstm or bias is None else (bias[0], bias[1])
     projected = block_norm(torch.matmul(x, cell.kernel.value), cell.input_gamma.value)
-    if cell.bias is not None:
-        projected = projected + cell.bias.value
+    if input_bias is not None:
+        projected = projected + input_bias
     recurrent_kernel, recurrent_gamma = cell.recurrent_kernel.value, cell.recurrent_gamma.value
-    cell_gamma, cell_beta = cell.cell_gamma.value, cell.cell_beta.value
-    output = torch.zeros_like(h)
+    output = torch.zeros_like(states[0])
     outputs = []
     for t, projected_t in enumerate(projected.unbind(1)):  # unbind: see _lstm_loop
-        z = projected_t + block_norm(torch.matmul(h, recurrent_kernel), recurrent_gamma)
-        z_i, z_f, z_c, z_o = z.chunk(4, 1)
-        c_new = torch.sigmoid(z_f) * c + torch.sigmoid(z_i) * torch.tanh(z_c)
-        h_new = torch.sigmoid(z_o) * torch.tanh(F.layer_norm(c_new, (units,), cell_gamma, cell_beta, epsilon))
+        inner = block_norm(torch.matmul(states[0], recurrent_kernel), recurrent_gamma)
+        if is_lstm:
+            z_i, z_f, z_c, z_o = (projected_t + inner).chunk(4, 1)
+            c_new = torch.sigmoid(z_f) * states[1] + torch.sigmoid(z_i) * torch.tanh(z_c)
+            c_normalized = F.layer_norm(c_new, (units,), cell.cell_gamma.value, cell.cell_beta.value, epsilon)
+            new_states = [torch.sigmoid(z_o) * torch.tanh(c_normalized), c_new]
+        else:
+            if recurrent_bias is not None:
+                inner = inner + recurrent_bias
+            a_z, a_r, a_h = projected_t.chunk(3, 1)
+            s_z, s_r, s_h = inner.chunk(3, 1)
+            z = torch.sigmoid(a_z + s_z)
+            candidate = torch.tanh(a_h + torch.sigmoid(a_r + s_r) * s_h)
+            new_states = [z * states[0] + (1.0 - z) * candidate]
         mask_t = None if mask is None else mask[:, t : t + 1]
-        output = _masked_update(mask_t, h_new, output)
-        h = _masked_update(mask_t, h_new, h)
-        c = _masked_update(mask_t, c_new, c)
+        output = _masked_update(mask_t, new_states[0], output)
+        states = [_masked_update(mask_t, new, old) for new, old in zip(new_states, states)]
         outputs.append(output)
-    return _finish(outputs, mask, layer.zero_output_for_mask, [h, c])
+    return _finish(outputs, mask, layer.zero_output_for_mask, states)
 
 
 def _torch_inner_loop(layer, cell, sequences, initial_state, mask, training):
