@@ -42,7 +42,10 @@ TORCH_KINDS = {
     "layer_norm_lstm_no_bias": (layers.LayerNormLSTM, {"use_bias": False}),
     "layer_norm_gru": (layers.LayerNormGRU, {}),
     "layer_norm_gru_no_bias": (layers.LayerNormGRU, {"use_bias": False}),
+    "mgu": (layers.MGU, {}),
+    "mgu_no_bias": (layers.MGU, {"use_bias": False}),
 }
+TIGHT_LOOP_VARIANTS = ["cifg", "peephole", "layer_norm_lstm", "layer_norm_gru", "mgu"]
 MASKS = {
     "no_mask": None,
     "right_padded": sequence_mask([6, 3, 1], TIME, "right"),
@@ -79,7 +82,7 @@ def test_fast_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", "cifg", "peephole", "layer_norm_lstm", "layer_norm_gru"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", *TIGHT_LOOP_VARIANTS])
 @pytest.mark.parametrize("mask", ["no_mask", "holes"])
 def test_initial_state_and_zero_output_for_mask(kind, mask, inputs, rng):
     layer_class, kwargs = TORCH_KINDS[kind]
@@ -91,7 +94,7 @@ def test_initial_state_and_zero_output_for_mask(kind, mask, inputs, rng):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "cifg", "peephole", "layer_norm_lstm", "layer_norm_gru"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", *TIGHT_LOOP_VARIANTS])
 def test_last_output_only(kind, inputs):
     layer_class, kwargs = TORCH_KINDS[kind]
     layer = layer_class(UNITS, **kwargs)
@@ -101,7 +104,7 @@ def test_last_output_only(kind, inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "cifg", "peephole", "layer_norm_lstm", "layer_norm_gru"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", *TIGHT_LOOP_VARIANTS])
 def test_stateful_training_steps(kind, inputs):
     # The state variables are assigned after the forward pass; the backward
     # pass of the fused kernel must not see them changed in place.
@@ -127,9 +130,10 @@ def test_stateful_training_steps(kind, inputs):
 
 @needs_fast_path
 @pytest.mark.parametrize("mask", [None, MASKS["holes"]])
-@pytest.mark.parametrize("layer_class", [layers.CIFGLSTM, layers.PeepholeLSTM, layers.LayerNormLSTM, layers.LayerNormGRU])
-def test_variants_run_tight_loops_not_their_cell(layer_class, mask, monkeypatch):
-    layer = layer_class(UNITS, return_sequences=True)
+@pytest.mark.parametrize("kind", TIGHT_LOOP_VARIANTS)
+def test_variants_run_tight_loops_not_their_cell(kind, mask, monkeypatch):
+    layer_class, kwargs = TORCH_KINDS[kind]
+    layer = layer_class(UNITS, return_sequences=True, **kwargs)
     layer.build((BATCH, TIME, FEATURES))
     monkeypatch.setattr(layer.cell, "call", lambda *args, **kwargs: pytest.fail("the cell was stepped"))
     assert _probe(layer, mask=mask) is not None
@@ -150,9 +154,10 @@ def _fast_and_generic_in_training(layer, inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("layer_class", [layers.LSTM, layers.CIFGLSTM, layers.PeepholeLSTM, layers.LayerNormLSTM, layers.LayerNormGRU])
-def test_input_dropout_in_training_keeps_the_fast_path(layer_class, inputs):
-    layer = layer_class(UNITS, dropout=0.5, seed=3)
+@pytest.mark.parametrize("kind", ["lstm", *TIGHT_LOOP_VARIANTS])
+def test_input_dropout_in_training_keeps_the_fast_path(kind, inputs):
+    layer_class, kwargs = TORCH_KINDS[kind]
+    layer = layer_class(UNITS, dropout=0.5, seed=3, **kwargs)
     fast, plain = _fast_and_generic_in_training(layer, inputs)
     assert fast is not None
     np.testing.assert_allclose(keras.ops.convert_to_numpy(fast[0]), keras.ops.convert_to_numpy(plain[0]), atol=1e-5)
@@ -181,7 +186,6 @@ def test_generic_loop_when_no_fast_path_applies():
 CELL_LOOP_KINDS = {
     "simple_rnn": (layers.SimpleRNN, {}),
     "layer_norm_gru_reset_before": (layers.LayerNormGRU, {"reset_after": False}),
-    "mgu": (layers.MGU, {}),
     "indrnn": (layers.IndRNN, {}),
     "lstmp": (layers.LSTMP, {"proj_size": 3}),
     "lstm_relu": (layers.LSTM, {"activation": "relu"}),
@@ -229,7 +233,7 @@ def test_recurrent_dropout_in_training_takes_the_cell_loop(inputs):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", "cifg", "peephole", "layer_norm_lstm", "layer_norm_gru"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", *TIGHT_LOOP_VARIANTS])
 def test_single_step_streaming_loop(kind, rng):
     layer_class, kwargs = TORCH_KINDS[kind]
     layer = layer_class(UNITS, return_sequences=True, return_state=True, **kwargs)

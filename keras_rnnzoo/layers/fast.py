@@ -22,7 +22,9 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   --backend torch` (plain LSTM 63 ms). The peephole LSTM takes the tight
   loop below with its peepholes (training 155 -> 119 ms in one process),
   the layer-normalized LSTM and (`reset_after`) GRU a tight loop of their
-  own on PyTorch's layer-norm kernel (LSTM 293 -> 158 ms). With a mask, or for
+  own on PyTorch's layer-norm kernel (LSTM 293 -> 158 ms); the MGU runs the
+  `reset_after=False` GRU loop with tied gates (`z = 1 - f`, `r = f`).
+  With a mask, or for
   the `reset_after=False` GRU, a tight PyTorch loop runs instead: the input
   projection of all steps is one matmul, then each step is one `addmm` and
   the gate arithmetic on raw tensors (no Keras layer call per step). Single
@@ -71,7 +73,7 @@ from keras import activations
 from keras_rnnzoo.cells.base import RecurrentCell
 from keras_rnnzoo.cells.gru import GRUCell
 from keras_rnnzoo.cells.lstm import LSTMCell
-from keras_rnnzoo.cells.variants import CIFGLSTMCell, LayerNormGRUCell, LayerNormLSTMCell, PeepholeLSTMCell
+from keras_rnnzoo.cells.variants import CIFGLSTMCell, LayerNormGRUCell, LayerNormLSTMCell, MGUCell, PeepholeLSTMCell
 from keras_rnnzoo.layers import jax_scan
 
 _ENABLED = True
@@ -119,7 +121,7 @@ def fast_inner_loop(layer, sequences, initial_state, mask, training):
         if cell.rematerialize_step:
             return _jax_rematerialized_loop(layer, cell, sequences, initial_state, mask, training)
         return None
-    if type(cell) in (LSTMCell, GRUCell, CIFGLSTMCell, PeepholeLSTMCell) and _standard_gates(cell, training):
+    if type(cell) in (LSTMCell, GRUCell, CIFGLSTMCell, PeepholeLSTMCell, MGUCell) and _standard_gates(cell, training):
         return _torch_inner_loop(layer, cell, sequences, initial_state, mask, training)
     layer_norm = type(cell) is LayerNormLSTMCell or (type(cell) is LayerNormGRUCell and cell.reset_after)
     if layer_norm and _standard_gates(cell, training):
@@ -271,9 +273,10 @@ def _torch_inner_loop(layer, cell, sequences, initial_state, mask, training):
     if training and cell.dropout > 0.0:
         x = x * cell.get_dropout_mask(x[:, 0, :]).unsqueeze(1)
     is_lstm = isinstance(cell, LSTMCell)
+    reset_after = isinstance(cell, GRUCell) and cell.reset_after
     # One step (streaming) runs the tight loop: the fused kernels' per-call set-up
     # (oneDNN primitives on the CPU) measured slower than the step itself.
-    fused_kernel_applies = not isinstance(cell, PeepholeLSTMCell) and (is_lstm or cell.reset_after)
+    fused_kernel_applies = not isinstance(cell, PeepholeLSTMCell) and (is_lstm or reset_after)
     if mask is None and x.shape[1] > 1 and fused_kernel_applies:
         if is_lstm:
             outputs, h, c = _vf_lstm(x, states, kernel, recurrent_kernel, bias)
@@ -282,26 +285,28 @@ def _torch_inner_loop(layer, cell, sequences, initial_state, mask, training):
             outputs, h = _vf_gru(x, states[0], kernel, recurrent_kernel, bias, cell.units)
             final = [h]
         return outputs[:, -1], outputs, final
-    loop = _lstm_loop if is_lstm else _gru_loop
-    return loop(cell, x, states, mask, kernel, recurrent_kernel, bias, layer.zero_output_for_mask)
+    if is_lstm:
+        return _lstm_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, layer.zero_output_for_mask)
+    return _gru_loop(cell.units, reset_after, x, states, mask, kernel, recurrent_kernel, bias, layer.zero_output_for_mask)
 
 
 def _fused_weights(cell):
     """`(kernel, recurrent_kernel, bias)` as the LSTM / GRU loops take them.
 
-    A CIFG cell's blocks `i, c, o` become an LSTM's `i, f, c, o` whose forget
-    block is the input block negated: `σ(-z) = 1 - σ(z)` is CIFG's forget
-    gate, and autograd adds the forget block's gradient (negated) into the
-    input block's.
+    Two variants are the plain cells with tied gates, since `σ(-z) = 1 - σ(z)`:
+    a CIFG cell's blocks `i, c, o` become an LSTM's `i, f, c, o` whose forget
+    block is the input block negated, and an MGU's blocks `f, h` become a
+    `reset_after=False` GRU's `z, r, h` with `z` = `f` negated (`z = 1 - f`)
+    and `r` = `f`. Autograd adds the copies' gradients back into the block.
     """
     import torch
 
     weights = [cell.kernel.value, cell.recurrent_kernel.value, None if cell.bias is None else cell.bias.value]
-    if isinstance(cell, CIFGLSTMCell):
-        units = cell.units
-        weights = [
-            None if w is None else torch.cat([w[..., :units], -w[..., :units], w[..., units:]], -1) for w in weights
-        ]
+    units = cell.units
+    if isinstance(cell, CIFGLSTMCell):  # i, c, o -> i, f = -i, c, o
+        return [None if w is None else torch.cat([w[..., :units], -w[..., :units], w[..., units:]], -1) for w in weights]
+    if isinstance(cell, MGUCell):  # f, h -> z = -f, r = f, h
+        return [None if w is None else torch.cat([-w[..., :units], w[..., :units], w[..., units:]], -1) for w in weights]
     return weights
 
 
@@ -391,15 +396,14 @@ def _lstm_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, zero_outpu
     return _finish(outputs, mask, zero_output_for_mask, [h, c])
 
 
-def _gru_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, zero_output_for_mask):
+def _gru_loop(units, reset_after, x, states, mask, kernel, recurrent_kernel, bias, zero_output_for_mask):
     """The GRU recurrence (either `reset_after`) as a tight PyTorch loop."""
     import torch
 
-    units = cell.units
     projected = torch.matmul(x, kernel)
     recurrent_bias = None
     if bias is not None:
-        if cell.reset_after:
+        if reset_after:
             projected = projected + bias[0]
             recurrent_bias = bias[1]
         else:
@@ -410,7 +414,7 @@ def _gru_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, zero_output
     gates_kernel = recurrent_kernel[:, : 2 * units]
     candidate_kernel = recurrent_kernel[:, 2 * units :]
     for t, p in enumerate(projected.unbind(1)):  # unbind: see _lstm_loop
-        if cell.reset_after:
+        if reset_after:
             inner = torch.matmul(h, recurrent_kernel)
             if recurrent_bias is not None:
                 inner = inner + recurrent_bias
@@ -418,7 +422,7 @@ def _gru_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, zero_output
             inner = torch.matmul(h, gates_kernel)
         z = torch.sigmoid(p[:, :units] + inner[:, :units])
         r = torch.sigmoid(p[:, units : 2 * units] + inner[:, units : 2 * units])
-        if cell.reset_after:
+        if reset_after:
             candidate = torch.tanh(p[:, 2 * units :] + r * inner[:, 2 * units :])
         else:
             candidate = torch.tanh(p[:, 2 * units :] + torch.matmul(r * h, candidate_kernel))
