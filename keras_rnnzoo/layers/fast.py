@@ -16,27 +16,29 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   `nn.LSTM` / `nn.GRU`, cuDNN on a GPU) with our weights re-laid out: Keras
   LSTM gates `i, f, c, o` are PyTorch's `i, f, g, o`; Keras GRU gates
   `z, r, h` become PyTorch's `r, z, n`, and Keras `reset_after=True` is
-  PyTorch's GRU (bias row 0 = `b_ih`, row 1 = `b_hh`). The CIFG LSTM runs
-  as an LSTM whose forget-gate weights are its input gate's negated
-  (`σ(-z) = 1 - σ(z)`): training step 142 ms -> 63 ms in `rnnzoo bench
-  --backend torch` (plain LSTM 63 ms). The peephole LSTM takes the tight
-  loop below with its peepholes (training 155 -> 119 ms in one process),
-  the layer-normalized LSTM and (`reset_after`) GRU a tight loop of their
-  own on PyTorch's layer-norm kernel (LSTM 293 -> 158 ms); the MGU runs the
-  `reset_after=False` GRU loop with tied gates (`z = 1 - f`, `r = f`).
-  With a mask, or for
+  PyTorch's GRU (bias row 0 = `b_ih`, row 1 = `b_hh`). With a mask, or for
   the `reset_after=False` GRU, a tight PyTorch loop runs instead: the input
   projection of all steps is one matmul, then each step is one `addmm` and
   the gate arithmetic on raw tensors (no Keras layer call per step). Single
   steps (streaming, batch 1) also take that loop: PyTorch's CPU LSTM kernel
   spent up to ~100 ms per call setting up oneDNN for a one-step sequence.
+- **PyTorch backend, variants.** Two are plain cells with tied gates, since
+  `σ(-z) = 1 - σ(z)` (`_fused_weights`): the CIFG LSTM is an LSTM whose
+  forget-gate weights are its input gate's negated, so it runs the LSTM's
+  kernel and loop (training step 142 -> 63 ms, the plain LSTM's time), and
+  the MGU is a `reset_after=False` GRU with `z = 1 - f`, `r = f` (125-136 ->
+  113 ms). The peephole LSTM runs the tight LSTM loop with its peepholes
+  (155 -> 119 ms in one process), and the layer-normalized LSTM and
+  (`reset_after`) GRU a tight loop on PyTorch's layer-norm kernel with
+  `LN(x W)` computed for all steps at once (LSTM 293 -> 158 ms, GRU 241 ->
+  105 ms).
 - **JAX and TensorFlow on the CPU.** Keras's generic loop (`lax.scan`,
   `tf.while_loop`) over the fused-gate cell is already as fast as the
   built-in layers (Keras's default `jit_compile="auto"` turns XLA off on a
   CPU-only TensorFlow machine, for the built-ins and ours alike). Hoisting
   the input projection, unrolling, and on TensorFlow a hand-written backward
-  pass (`tf.custom_gradient`) all measured slower on the CPU, so no fast
-  path is used there.
+  pass (`tf.custom_gradient`) all measured slower on the CPU, so the plain
+  cells take no fast path there.
 - **JAX on a GPU or TPU.** The LSTM and GRU hoist the input projection out
   of the time loop and unroll the scan (`jax_scan.py`), with masks, input
   dropout and mixed precision; the other cells run the generic loop.
@@ -50,9 +52,9 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   layer-normalized GRU 132 -> 119 ms; the plain LSTM under the same
   treatment went 94 -> 106 ms, so it stays a per-cell choice.
 
-- **Every other keras_rnnzoo cell on PyTorch** (SimpleRNN, the variants,
-  and LSTM / GRU where their own loops do not apply, e.g. recurrent dropout
-  while training): a loop that calls the cell's `call` directly on raw
+- **Every other keras_rnnzoo cell on PyTorch** (SimpleRNN, IndRNN, LSTMP,
+  the `reset_after=False` layer-norm GRU, and the cells above where their
+  loops do not apply: other activations, recurrent dropout while training): a loop that calls the cell's `call` directly on raw
   tensors, skipping Keras's per-step layer call (input checks, autocast
   scopes, name scopes) and `backend.rnn`'s structure handling. Dropout
   masks are the cell's cached per-sequence masks, as in the generic loop.
