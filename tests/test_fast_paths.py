@@ -32,7 +32,7 @@ KINDS = {
     "lstm_no_bias": (layers.LSTM, {"use_bias": False}),
     "gru_no_bias": (layers.GRU, {"use_bias": False}),
 }
-# On PyTorch the CIFG LSTM runs the LSTM loops too (forget-gate weights = the input gate's negated).
+# On PyTorch these run PyTorch's fused kernels or tight loops of PyTorch ops (layers/fast.py), not the cell loop.
 TORCH_KINDS = {
     **KINDS,
     "cifg": (layers.CIFGLSTM, {}),
@@ -189,6 +189,8 @@ CELL_LOOP_KINDS = {
     "indrnn": (layers.IndRNN, {}),
     "lstmp": (layers.LSTMP, {"proj_size": 3}),
     "lstm_relu": (layers.LSTM, {"activation": "relu"}),
+    "peephole_relu": (layers.PeepholeLSTM, {"activation": "relu"}),
+    "mgu_hard_sigmoid": (layers.MGU, {"recurrent_activation": "hard_sigmoid"}),
     "gru_hard_sigmoid": (layers.GRU, {"recurrent_activation": "hard_sigmoid"}),
 }
 
