@@ -173,6 +173,15 @@ def _probe(layer, training=False, dtype="float32", mask=None):
     return fast_inner_loop(layer, x, state, mask, training=training)
 
 
+def _check_fast_loop_taken_and_equal(kind, mask, go_backwards, inputs):
+    """A fast loop applies to the layer of `kind` and equals the generic loop (with `MASKS[mask]`)."""
+    layer_class, kwargs = kind
+    layer = layer_class(UNITS, return_sequences=True, return_state=True, go_backwards=go_backwards, **kwargs)
+    layer.build((BATCH, TIME, FEATURES))
+    assert _probe(layer) is not None
+    _compare(layer, inputs, mask=MASKS[mask])
+
+
 def test_generic_loop_when_no_fast_path_applies():
     assert _probe(layers.LSTM(UNITS, unroll=True)) is None
     assert _probe(layers.PeepholeLSTM(UNITS, unroll=True)) is None
@@ -200,22 +209,7 @@ CELL_LOOP_KINDS = {
 @pytest.mark.parametrize("mask", ["no_mask", "holes"])
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_cell_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
-    layer_class, kwargs = CELL_LOOP_KINDS[kind]
-    layer = layer_class(UNITS, return_sequences=True, return_state=True, go_backwards=go_backwards, **kwargs)
-    layer.build((BATCH, TIME, FEATURES))
-    assert _probe(layer) is not None
-    _compare(layer, inputs, mask=MASKS[mask])
-
-
-@needs_fast_path
-def test_cell_loop_uses_the_cached_recurrent_dropout_masks(inputs):
-    layer = layers.LayerNormLSTM(UNITS, dropout=0.3, recurrent_dropout=0.4, seed=5)
-    fast, plain = _fast_and_generic_in_training(layer, inputs)
-    for fast_part, plain_part in zip([fast[0], *fast[2]], [plain[0], *plain[2]]):  # last output, final states
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(fast_part), keras.ops.convert_to_numpy(plain_part),
-                                   atol=1e-5)
-    inference = keras.ops.convert_to_numpy(layer(inputs))
-    assert not np.allclose(keras.ops.convert_to_numpy(fast[0]), inference)
+    _check_fast_loop_taken_and_equal(CELL_LOOP_KINDS[kind], mask, go_backwards, inputs)
 
 
 def test_fast_path_where_it_applies_and_switchable():
@@ -270,11 +264,7 @@ REMATERIALIZED_KINDS = {
 @pytest.mark.parametrize("mask", ["no_mask", "holes", "left_padded"])
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_rematerialized_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
-    layer_class, kwargs = REMATERIALIZED_KINDS[kind]
-    layer = layer_class(UNITS, return_sequences=True, return_state=True, go_backwards=go_backwards, **kwargs)
-    layer.build((BATCH, TIME, FEATURES))
-    assert _probe(layer) is not None
-    _compare(layer, inputs, mask=MASKS[mask])
+    _check_fast_loop_taken_and_equal(REMATERIALIZED_KINDS[kind], mask, go_backwards, inputs)
 
 
 @needs_jax
@@ -285,8 +275,9 @@ def test_rematerialized_loop_only_for_cells_that_ask(inputs):
         assert _probe(layers.LayerNormGRU(UNITS)) is None
 
 
-@needs_jax
-def test_rematerialized_loop_uses_the_cached_dropout_masks(inputs):
+@pytest.mark.skipif(not (ON_TORCH or ON_JAX), reason="no fast loop for the layer-norm LSTM on this backend")
+def test_fast_loops_use_the_cached_dropout_masks(inputs):
+    """Recurrent dropout while training: the PyTorch cell loop and the JAX rematerialized loop."""
     layer = layers.LayerNormLSTM(UNITS, dropout=0.3, recurrent_dropout=0.4, seed=5)
     fast, plain = _fast_and_generic_in_training(layer, inputs)
     for fast_part, plain_part in zip([fast[0], *fast[2]], [plain[0], *plain[2]]):  # last output, final states
@@ -326,11 +317,7 @@ def test_accelerator_loop_only_off_the_cpu():
 @pytest.mark.parametrize("mask", MASKS)
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_accelerator_loop_matches_generic_loop(kind, mask, go_backwards, inputs, accelerator_loop):
-    layer_class, kwargs = KINDS[kind]
-    layer = layer_class(UNITS, return_sequences=True, return_state=True, go_backwards=go_backwards, **kwargs)
-    layer.build((BATCH, TIME, FEATURES))
-    assert _probe(layer) is not None
-    _compare(layer, inputs, mask=MASKS[mask])
+    _check_fast_loop_taken_and_equal(KINDS[kind], mask, go_backwards, inputs)
 
 
 @needs_jax

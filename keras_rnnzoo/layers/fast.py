@@ -227,10 +227,10 @@ def _torch_layer_norm_loop(layer, cell, sequences, initial_state, mask, training
     if prepared is None:
         return None
     x, states, mask = prepared
-    units, epsilon, is_lstm = cell.units, cell.epsilon, isinstance(cell, LSTMCell)
+    units, gates, epsilon, is_lstm = cell.units, cell.gates, cell.epsilon, isinstance(cell, LSTMCell)
 
     def block_norm(z, gamma):  # each gate block normalized on its own, then scaled
-        return F.layer_norm(z.unflatten(-1, (cell.gates, units)), (units,), eps=epsilon).flatten(-2) * gamma
+        return F.layer_norm(z.unflatten(-1, (gates, units)), (units,), eps=epsilon).flatten(-2) * gamma
 
     if training and cell.dropout > 0.0:
         x = x * cell.get_dropout_mask(x[:, 0, :]).unsqueeze(1)
@@ -240,6 +240,8 @@ def _torch_layer_norm_loop(layer, cell, sequences, initial_state, mask, training
     if input_bias is not None:
         projected = projected + input_bias
     recurrent_kernel, recurrent_gamma = cell.recurrent_kernel.value, cell.recurrent_gamma.value
+    if is_lstm:
+        cell_gamma, cell_beta = cell.cell_gamma.value, cell.cell_beta.value
     output = torch.zeros_like(states[0])
     outputs = []
     for t, projected_t in enumerate(projected.unbind(1)):  # unbind: see _lstm_loop
@@ -247,7 +249,7 @@ def _torch_layer_norm_loop(layer, cell, sequences, initial_state, mask, training
         if is_lstm:
             z_i, z_f, z_c, z_o = (projected_t + inner).chunk(4, 1)
             c_new = torch.sigmoid(z_f) * states[1] + torch.sigmoid(z_i) * torch.tanh(z_c)
-            c_normalized = F.layer_norm(c_new, (units,), cell.cell_gamma.value, cell.cell_beta.value, epsilon)
+            c_normalized = F.layer_norm(c_new, (units,), cell_gamma, cell_beta, epsilon)
             new_states = [torch.sigmoid(z_o) * torch.tanh(c_normalized), c_new]
         else:
             if recurrent_bias is not None:
