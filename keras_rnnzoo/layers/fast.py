@@ -22,16 +22,17 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   the gate arithmetic on raw tensors (no Keras layer call per step). Single
   steps (streaming, batch 1) also take that loop: PyTorch's CPU LSTM kernel
   spent up to ~100 ms per call setting up oneDNN for a one-step sequence.
-- **PyTorch backend, variants.** Two are plain cells with tied gates, since
-  `σ(-z) = 1 - σ(z)` (`_fused_weights`): the CIFG LSTM is an LSTM whose
-  forget-gate weights are its input gate's negated, so it runs the LSTM's
-  kernel and loop (training step 142 -> 63 ms, the plain LSTM's time), and
-  the MGU is a `reset_after=False` GRU with `z = 1 - f`, `r = f` (125-136 ->
-  113 ms). The peephole LSTM runs the tight LSTM loop with its peepholes
-  (155 -> 119 ms in one process), and the layer-normalized LSTM and
-  (`reset_after`) GRU a tight loop on PyTorch's layer-norm kernel with
-  `LN(x W)` computed for all steps at once (LSTM 293 -> 158 ms, GRU 241 ->
-  105 ms).
+- **PyTorch backend, variants.** The CIFG LSTM is an LSTM with tied gates,
+  since `σ(-z) = 1 - σ(z)` (`_fused_weights`): its forget-gate weights are
+  its input gate's negated, so it runs the LSTM's kernel and loop (training
+  step 142 -> 63 ms, the plain LSTM's time). The MGU runs a tight loop of
+  its own, one `addmm` for the forget gate and one for the candidate per
+  step (0.84-0.99x the plain LSTM's time; 1.3-1.6x as a `reset_after=False`
+  GRU with tied gates, whose first matmul computed the forget block twice).
+  The peephole LSTM runs the tight LSTM loop with its peepholes (155 -> 119
+  ms in one process), and the layer-normalized LSTM and (`reset_after`) GRU
+  a tight loop on PyTorch's layer-norm kernel with `LN(x W)` computed for
+  all steps at once (LSTM 293 -> 158 ms, GRU 241 -> 105 ms).
 - **JAX and TensorFlow on the CPU.** Keras's generic loop (`lax.scan`,
   `tf.while_loop`) over the fused-gate cell is already as fast as the
   built-in layers (Keras's default `jit_compile="auto"` turns XLA off on a
@@ -291,17 +292,17 @@ def _torch_inner_loop(layer, cell, sequences, initial_state, mask, training):
         return outputs[:, -1], outputs, final
     if is_lstm:
         return _lstm_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, layer.zero_output_for_mask)
-    return _gru_loop(cell.units, reset_after, x, states, mask, kernel, recurrent_kernel, bias, layer.zero_output_for_mask)
+    if isinstance(cell, MGUCell):
+        return _mgu_loop(x, states, mask, kernel, recurrent_kernel, bias, layer.zero_output_for_mask)
+    return _gru_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, layer.zero_output_for_mask)
 
 
 def _fused_weights(cell):
-    """`(kernel, recurrent_kernel, bias)` as the LSTM / GRU loops take them.
+    """`(kernel, recurrent_kernel, bias)` as the LSTM / GRU / MGU loops take them.
 
-    Two variants are the plain cells with tied gates, since `σ(-z) = 1 - σ(z)`:
-    a CIFG cell's blocks `i, c, o` become an LSTM's `i, f, c, o` whose forget
-    block is the input block negated, and an MGU's blocks `f, h` become a
-    `reset_after=False` GRU's `z, r, h` with `z` = `f` negated (`z = 1 - f`)
-    and `r` = `f`. Autograd adds the copies' gradients back into the block.
+    A CIFG cell is an LSTM with tied gates, since `σ(-z) = 1 - σ(z)`: its
+    blocks `i, c, o` become an LSTM's `i, f, c, o` whose forget block is the
+    input block negated. Autograd adds the copy's gradient back into the block.
     """
     import torch
 
@@ -309,8 +310,6 @@ def _fused_weights(cell):
     units = cell.units
     if isinstance(cell, CIFGLSTMCell):  # i, c, o -> i, f = -i, c, o
         return [None if w is None else torch.cat([w[..., :units], -w[..., :units], w[..., units:]], -1) for w in weights]
-    if isinstance(cell, MGUCell):  # f, h -> z = -f, r = f, h
-        return [None if w is None else torch.cat([-w[..., :units], w[..., :units], w[..., units:]], -1) for w in weights]
     return weights
 
 
@@ -400,10 +399,11 @@ def _lstm_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, zero_outpu
     return _finish(outputs, mask, zero_output_for_mask, [h, c])
 
 
-def _gru_loop(units, reset_after, x, states, mask, kernel, recurrent_kernel, bias, zero_output_for_mask):
-    """The GRU recurrence (either `reset_after`) as a tight PyTorch loop."""
+def _gru_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, zero_output_for_mask):
+    """The GRU recurrence (either `reset_after`) as a tight PyTorch loop (masks supported)."""
     import torch
 
+    units, reset_after = cell.units, cell.reset_after
     projected = torch.matmul(x, kernel)
     recurrent_bias = None
     if bias is not None:
@@ -431,6 +431,29 @@ def _gru_loop(units, reset_after, x, states, mask, kernel, recurrent_kernel, bia
         else:
             candidate = torch.tanh(p[:, 2 * units :] + torch.matmul(r * h, candidate_kernel))
         h_new = z * h + (1.0 - z) * candidate
+        mask_t = None if mask is None else mask[:, t : t + 1]
+        output = _masked_update(mask_t, h_new, output)
+        h = _masked_update(mask_t, h_new, h)
+        outputs.append(output)
+    return _finish(outputs, mask, zero_output_for_mask, [h])
+
+
+def _mgu_loop(x, states, mask, kernel, recurrent_kernel, bias, zero_output_for_mask):
+    """The MGU recurrence (`MGUCell`, blocks `f, h`) as a tight PyTorch loop (masks supported)."""
+    import torch
+
+    projected = torch.matmul(x, kernel)
+    if bias is not None:
+        projected = projected + bias
+    forget_kernel, candidate_kernel = recurrent_kernel.chunk(2, 1)
+    h = states[0]
+    output = torch.zeros_like(h)
+    outputs = []
+    for t, p in enumerate(projected.unbind(1)):  # unbind: see _lstm_loop
+        p_f, p_h = p.chunk(2, 1)
+        f = torch.sigmoid(torch.addmm(p_f, h, forget_kernel))
+        candidate = torch.tanh(torch.addmm(p_h, f * h, candidate_kernel))
+        h_new = torch.addcmul(h, f, candidate - h)  # (1 - f) h + f g
         mask_t = None if mask is None else mask[:, t : t + 1]
         output = _masked_update(mask_t, h_new, output)
         h = _masked_update(mask_t, h_new, h)
