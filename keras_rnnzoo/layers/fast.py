@@ -255,11 +255,11 @@ def _torch_layer_norm_loop(layer, cell, sequences, initial_state, mask, training
         else:
             if recurrent_bias is not None:
                 inner = inner + recurrent_bias
-            a_z, a_r, a_h = projected_t.chunk(3, 1)
-            s_z, s_r, s_h = inner.chunk(3, 1)
-            z = torch.sigmoid(a_z + s_z)
-            candidate = torch.tanh(a_h + torch.sigmoid(a_r + s_r) * s_h)
-            new_states = [z * states[0] + (1.0 - z) * candidate]
+            a_zr, a_h = projected_t.split([2 * units, units], 1)
+            s_zr, s_h = inner.split([2 * units, units], 1)
+            z, r = torch.sigmoid(a_zr + s_zr).chunk(2, 1)
+            candidate = torch.tanh(a_h + r * s_h)
+            new_states = [candidate + z * (states[0] - candidate)]  # z h + (1 - z) g
         mask_t = None if mask is None else mask[:, t : t + 1]
         output = _masked_update(mask_t, new_states[0], output)
         states = [_masked_update(mask_t, new, old) for new, old in zip(new_states, states)]
@@ -424,13 +424,13 @@ def _gru_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, zero_output
                 inner = inner + recurrent_bias
         else:
             inner = torch.matmul(h, gates_kernel)
-        z = torch.sigmoid(p[:, :units] + inner[:, :units])
-        r = torch.sigmoid(p[:, units : 2 * units] + inner[:, units : 2 * units])
+        p_zr, p_h = p.split([2 * units, units], 1)
+        z, r = torch.sigmoid(p_zr + inner[:, : 2 * units]).chunk(2, 1)
         if reset_after:
-            candidate = torch.tanh(p[:, 2 * units :] + r * inner[:, 2 * units :])
+            candidate = torch.tanh(p_h + r * inner[:, 2 * units :])
         else:
-            candidate = torch.tanh(p[:, 2 * units :] + torch.matmul(r * h, candidate_kernel))
-        h_new = z * h + (1.0 - z) * candidate
+            candidate = torch.tanh(p_h + torch.matmul(r * h, candidate_kernel))
+        h_new = candidate + z * (h - candidate)  # z h + (1 - z) g
         mask_t = None if mask is None else mask[:, t : t + 1]
         output = _masked_update(mask_t, h_new, output)
         h = _masked_update(mask_t, h_new, h)
