@@ -139,6 +139,7 @@ class LogMelSpectrogram(keras.layers.Layer):
             [self._basis[t * self.hop : (t + 1) * self.hop] for t in range(taps)], axis=1
         )
         self._mel = mel_matrix(self.bands, self.fft_size, self.sample_rate, self.lower_hz, self.upper_hz)
+        self._torch_constants = None  # (basis by tap, mel) as tensors, see `_constants`
 
     def build(self, input_shape):
         self.mean = self.add_weight(shape=(self.bands,), initializer="zeros", trainable=False, name="mean")
@@ -162,7 +163,8 @@ class LogMelSpectrogram(keras.layers.Layer):
         hops = (ops.shape(x)[1] // self.hop) if x.shape[1] is None else x.shape[1] // self.hop
         x = x[:, : hops * self.hop] if x.shape[1] is None or x.shape[1] % self.hop else x
         chunks = ops.reshape(x, (-1, hops, self.hop))
-        projected = ops.matmul(chunks, ops.convert_to_tensor(self._basis_by_tap))
+        basis_by_tap, mel_weights = self._constants()
+        projected = ops.matmul(chunks, basis_by_tap)
         width = self._basis.shape[-1]
         frames = hops - taps + 1
         spectrum = projected[:, 0:frames, 0:width]
@@ -170,8 +172,21 @@ class LogMelSpectrogram(keras.layers.Layer):
             spectrum = spectrum + projected[:, tap : tap + frames, tap * width : (tap + 1) * width]
         bins = self.fft_size // 2 + 1
         power = ops.square(spectrum[..., :bins]) + ops.square(spectrum[..., bins:])
-        mel = ops.matmul(power, ops.convert_to_tensor(self._mel))
+        mel = ops.matmul(power, mel_weights)
         return ops.log(mel + LOG_FLOOR)
+
+    def _constants(self):
+        """The DFT basis by tap and the mel matrix as tensors.
+
+        Traced backends (TensorFlow's `tf.function`, `jax.jit`) embed them as
+        constants once; PyTorch runs eagerly and would convert the arrays at
+        every call (a streaming hop included), so there they are converted once.
+        """
+        if keras.backend.backend() != "torch":
+            return ops.convert_to_tensor(self._basis_by_tap), ops.convert_to_tensor(self._mel)
+        if self._torch_constants is None:
+            self._torch_constants = (ops.convert_to_tensor(self._basis_by_tap), ops.convert_to_tensor(self._mel))
+        return self._torch_constants
 
     def call(self, waveform):
         return (self.log_mel(waveform) - self.mean) / self.std
