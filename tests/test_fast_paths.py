@@ -389,7 +389,8 @@ def test_hand_written_backward_matches_autodiff(kind):
 @pytest.mark.skipif(not ON_JAX, reason="jax_minimal is JAX code")
 @pytest.mark.parametrize("kind", ["min_gru", "min_lstm"])
 @pytest.mark.parametrize("masked", [False, True])
-def test_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loop(kind, masked, rng):
+@pytest.mark.parametrize("chunk", [2, 7, 16])  # 7 steps: padded to 8, exact, padded to 16
+def test_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loop(kind, masked, chunk, rng):
     """jax_minimal.fused_scan's hand-written backward pass: inputs, kernel, bias and initial state."""
     import jax
     import jax.numpy as jnp
@@ -423,7 +424,7 @@ def test_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loop(kind, mas
     def loss(scan):
         return lambda *args: jnp.sum(weights * jnp.sin(scan(*args)))
 
-    fused = lambda x, kernel, bias, h0: jax_minimal.fused_scan(layer.coefficients, x, kernel, bias, h0, keep)
+    fused = lambda x, kernel, bias, h0: jax_minimal.fused_scan(layer.coefficients, x, kernel, bias, h0, keep, chunk)
     assert_close(fused(x, kernel, bias, h0), plain(x, kernel, bias, h0), atol=1e-6)
     expected = jax.grad(loss(plain), argnums=(0, 1, 2, 3))(x, kernel, bias, h0)
     got = jax.jit(jax.grad(loss(fused), argnums=(0, 1, 2, 3)))(x, kernel, bias, h0)

@@ -27,6 +27,11 @@ def main(shape_text: str = "32,1024,40,128", repeats: int = 3) -> None:
             contestant.infer_step()
             contestants[f"{name} {'sequential' if sequential else 'parallel'}"] = contestant
     minimal.force_sequential_scan(None)
+    time_and_print(contestants, repeats)
+
+
+def time_and_print(contestants: dict, repeats: int) -> None:
+    """Warm up, then time every contestant alternately (order reversed every other repetition); print medians."""
     for contestant in contestants.values():  # warm-up (untimed)
         contestant.train_step()
         contestant.infer_step()
@@ -40,7 +45,6 @@ def main(shape_text: str = "32,1024,40,128", repeats: int = 3) -> None:
     for name, (train, infer) in times.items():
         print(f"{os.environ.get('KERAS_BACKEND')} {name:28} train {median_ms(train):8.1f} ms  "
               f"infer {median_ms(infer):8.1f} ms  LSTM time / this {lstm / median_ms(train):5.2f}")
-
 
 if __name__ == "__main__":
     main(*sys.argv[1:2], *(int(a) for a in sys.argv[2:3]))
