@@ -386,31 +386,38 @@ def test_hand_written_backward_matches_autodiff(kind):
         np.testing.assert_allclose(np.asarray(g), np.asarray(e), atol=2e-6, err_msg=name)
 
 
+# 7 steps: chunks of 2 pad them to 8, of 7 fit exactly, of 16 pad them to 16
+MINIMAL_LOOP_CASES = [(kind, masked, chunk) for kind in ("min_gru", "min_lstm") for masked in (False, True) for chunk in (2, 7, 16)]
+
+
+@pytest.fixture(params=MINIMAL_LOOP_CASES, ids=lambda case: f"{case[0]}-{'masked' if case[1] else 'unmasked'}-chunk{case[2]}")
+def minimal_loop_case(request, rng):
+    """`(chunk, layer, x, kernel, bias, h0, keep, weights)` for the fused minimal loops' tests (NumPy; 7 steps, batch 3)."""
+    kind, masked, chunk = request.param
+    layer = {"min_gru": layers.MinGRU, "min_lstm": layers.MinLSTM}[kind](5)
+    layer.build((3, 7, 4))
+    random_weights(layer, scale=0.7)
+    time, batch, features, units = 7, 3, 4, 5
+    x = rng.standard_normal((time, batch, features)).astype("float32")
+    h0 = rng.standard_normal((batch, units)).astype("float32")
+    keep = np.ones((time, batch, 1), "float32")
+    if masked:
+        keep[[1, 4], 0] = 0.0
+        keep[5:, 2] = 0.0
+    weights = rng.standard_normal((time, batch, units)).astype("float32")
+    return chunk, layer, x, layer.kernel.numpy(), layer.bias.numpy(), h0, keep, weights
+
+
 @pytest.mark.skipif(not ON_JAX, reason="jax_minimal is JAX code")
-@pytest.mark.parametrize("kind", ["min_gru", "min_lstm"])
-@pytest.mark.parametrize("masked", [False, True])
-@pytest.mark.parametrize("chunk", [2, 7, 16])  # 7 steps: padded to 8, exact, padded to 16
-def test_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loop(kind, masked, chunk, rng):
+def test_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loop(minimal_loop_case):
     """jax_minimal.fused_scan's hand-written backward pass: inputs, kernel, bias and initial state."""
     import jax
     import jax.numpy as jnp
 
     from keras_rnnzoo.layers import jax_minimal
 
-    layer = {"min_gru": layers.MinGRU, "min_lstm": layers.MinLSTM}[kind](5)
-    layer.build((3, 7, 4))
-    random_weights(layer, scale=0.7)
-    TIME, BATCH, FEATURES, UNITS = 7, 3, 4, 5
-    x = jnp.asarray(rng.standard_normal((TIME, BATCH, FEATURES)).astype("float32"))
-    kernel = jnp.asarray(layer.kernel.numpy())
-    bias = jnp.asarray(layer.bias.numpy())
-    h0 = jnp.asarray(rng.standard_normal((BATCH, UNITS)).astype("float32"))
-    keep = np.ones((TIME, BATCH, 1), "float32")
-    if masked:
-        keep[[1, 4], 0] = 0.0
-        keep[5:, 2] = 0.0
-    keep = jnp.asarray(keep)
-    weights = jnp.asarray(rng.standard_normal((TIME, BATCH, UNITS)).astype("float32"))
+    chunk, layer, *arrays = minimal_loop_case
+    x, kernel, bias, h0, keep, weights = (jnp.asarray(a) for a in arrays)
 
     def plain(x, kernel, bias, h0):
         def step(h, inputs):
@@ -428,5 +435,39 @@ def test_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loop(kind, mas
     assert_close(fused(x, kernel, bias, h0), plain(x, kernel, bias, h0), atol=1e-6)
     expected = jax.grad(loss(plain), argnums=(0, 1, 2, 3))(x, kernel, bias, h0)
     got = jax.jit(jax.grad(loss(fused), argnums=(0, 1, 2, 3)))(x, kernel, bias, h0)
+    for name, g, e in zip(("inputs", "kernel", "bias", "initial state"), got, expected):
+        assert_close(g, e, atol=1e-5, what=name)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf_minimal is TensorFlow code")
+def test_tensorflow_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loop(minimal_loop_case):
+    """tf_minimal.FusedScan (XLA forward and hand-written backward): inputs, kernel, bias and initial state."""
+    import tensorflow as tf
+
+    from keras_rnnzoo.layers import tf_minimal
+
+    chunk, layer, *arrays = minimal_loop_case
+    x, kernel, bias, h0, keep, weights = (tf.constant(a) for a in arrays)
+
+    def plain(x, kernel, bias, h0):
+        h, outputs = h0, []
+        for t in range(x.shape[0]):
+            a, b = layer.coefficients(x[t] @ kernel + bias)
+            h = tf.where(keep[t] > 0, a * h + b, h)
+            outputs.append(h)
+        return tf.stack(outputs)
+
+    def outputs_and_gradients(scan):
+        arguments = [x, kernel, bias, h0]
+        with tf.GradientTape() as tape:
+            tape.watch(arguments)
+            outputs = scan(*arguments)
+            loss = tf.reduce_sum(weights * tf.sin(outputs))
+        return outputs, tape.gradient(loss, arguments)
+
+    fused = tf_minimal.FusedScan(layer.coefficients, chunk)
+    got_outputs, got = outputs_and_gradients(lambda *arguments: fused(*arguments, keep))
+    expected_outputs, expected = outputs_and_gradients(plain)
+    assert_close(got_outputs, expected_outputs, atol=1e-6)
     for name, g, e in zip(("inputs", "kernel", "bias", "initial state"), got, expected):
         assert_close(g, e, atol=1e-5, what=name)
