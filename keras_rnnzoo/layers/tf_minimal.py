@@ -32,7 +32,7 @@ CHUNK_STEPS = 16
 class FusedScan:
     """Every `h_t` of `h_t = a_t h_(t-1) + b_t`, `(a_t, b_t) = coefficients(x_t kernel + bias)`.
 
-    Built once per cell (the XLA functions are traced and compiled per input
+    Built once per layer (the XLA functions are traced and compiled per input
     shape and kept). Call it with:
 
     - x: `(time, batch, features)` float32, time-major, `time` known;
