@@ -46,5 +46,6 @@ def time_and_print(contestants: dict, repeats: int) -> None:
         print(f"{os.environ.get('KERAS_BACKEND')} {name:28} train {median_ms(train):8.1f} ms  "
               f"infer {median_ms(infer):8.1f} ms  LSTM time / this {lstm / median_ms(train):5.2f}")
 
+
 if __name__ == "__main__":
     main(*sys.argv[1:2], *(int(a) for a in sys.argv[2:3]))
