@@ -34,6 +34,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from keras_rnnzoo.layers.minimal import masked_coefficients
+
 CHUNK_STEPS = 16
 
 
@@ -64,12 +66,6 @@ def fused_scan(coefficients, x, kernel, bias, h0, keep, chunk=CHUNK_STEPS):
     return _forward(coefficients, x, kernel, bias, h0, keep, chunk)[0]
 
 
-def _masked_coefficients(coefficients, k, keep):
-    a, b = coefficients(k)
-    kept = keep > 0
-    return jnp.where(kept, a, 1.0), jnp.where(kept, b, 0.0)
-
-
 def _pad_time(tensor, steps: int):
     """`tensor` with `steps` zero steps appended along time (axis 0)."""
     return jnp.concatenate([tensor, jnp.zeros((steps,) + tensor.shape[1:], tensor.dtype)]) if steps else tensor
@@ -87,7 +83,7 @@ def _forward(coefficients, x, kernel, bias, h0, keep, chunk):
 
     def chunk_step(h, inputs):
         x_chunk, keep_chunk = inputs
-        a, b = _masked_coefficients(coefficients, x_chunk @ kernel + bias, keep_chunk)
+        a, b = masked_coefficients(coefficients, x_chunk @ kernel + bias, keep_chunk)
 
         def step(h, coefficients_t):
             a_t, b_t = coefficients_t
@@ -111,7 +107,7 @@ def _backward(coefficients, chunk, residuals, output_gradients):
         dh, d_kernel, d_bias = carry
         x_chunk, keep_chunk, previous_chunk, d_output_chunk = inputs
         (a, _), coefficients_vjp = jax.vjp(
-            lambda k: _masked_coefficients(coefficients, k, keep_chunk), x_chunk @ kernel + bias
+            lambda k: masked_coefficients(coefficients, k, keep_chunk), x_chunk @ kernel + bias
         )
 
         def step(dh, inputs_t):

@@ -158,6 +158,21 @@ def linear_sequential_scan(a, b, h0):
     return ops.scan(step, h0, (a, b))[1]
 
 
+def masked_coefficients(coefficients, k, keep):
+    """`coefficients(k)` with masked steps turned into identities: `a = 1` (state carried over), `b = 0`.
+
+    `keep`: 1 where a step counts and 0 where it is masked (broadcast against
+    the coefficients, e.g. `(time, batch, 1)`), or None for no mask. The one
+    masking rule of `_sequential_scan` and the fused loops (`jax_minimal`,
+    `tf_minimal`).
+    """
+    a, b = coefficients(k)
+    if keep is None:
+        return a, b
+    kept = keep > 0
+    return ops.where(kept, a, 1.0), ops.where(kept, b, 0.0)
+
+
 # None: decide per device (see `use_sequential_scan`); True / False force a mode (tests, benchmarks).
 _FORCED_SEQUENTIAL: bool | None = None
 
@@ -359,9 +374,7 @@ class _MinimalRNN(keras.layers.Layer):
         if use_sequential_scan():
             # the loops run time-major; only a returned sequence is transposed back
             keep = None if mask is None else ops.expand_dims(ops.cast(ops.moveaxis(mask, 1, 0), "float32"), -1)
-            fused = {"jax": self._fused_jax_scan, "tensorflow": self._fused_tf_scan}
-            scan = fused.get(keras.backend.backend(), self._sequential_scan)
-            time_major = scan(ops.moveaxis(x, 1, 0), h0, keep)
+            time_major = self._fused_scan(ops.moveaxis(x, 1, 0), h0, keep)
             last = time_major[-1]
             outputs = ops.moveaxis(time_major, 0, 1) if self.return_sequences else None
         else:
@@ -383,10 +396,7 @@ class _MinimalRNN(keras.layers.Layer):
         into the loop without a transpose. `keep`: `(time, batch, 1)`, 1 where
         the step counts, or None.
         """
-        a, b = self.coefficients(self._preactivations(x))
-        if keep is not None:
-            a = ops.where(keep > 0, a, 1.0)  # state carried over
-            b = ops.where(keep > 0, b, 0.0)  # nothing added
+        a, b = masked_coefficients(self.coefficients, self._preactivations(x), keep)
         return linear_sequential_scan(a, b, h0)
 
     def _parallel_scan(self, x, h0, mask):
@@ -399,24 +409,23 @@ class _MinimalRNN(keras.layers.Layer):
         log_decay, log_h = log_space_scan(log_a, log_b)
         return ops.exp(log_h) + ops.exp(log_decay) * ops.expand_dims(h0, 1)
 
-    def _fused_jax_scan(self, x, h0, keep):
-        """Every `h_t` by `jax_minimal.fused_scan` (JAX on the CPU: one loop over chunks); arguments as `_sequential_scan`."""
-        from keras_rnnzoo.layers import jax_minimal
+    def _fused_scan(self, x, h0, keep):
+        """Every `h_t` by the backend's fused loop over chunks, else by `_sequential_scan`; arguments as that.
 
-        kernel = ops.cast(self.kernel, "float32")
-        bias = ops.cast(self.bias, "float32") if self.bias is not None else ops.zeros((kernel.shape[-1],), "float32")
-        if keep is None:
-            keep = ops.ones(ops.shape(x)[:2] + (1,), "float32")
-        return jax_minimal.fused_scan(self.coefficients, x, kernel, bias, h0, keep, jax_minimal.CHUNK_STEPS)
-
-    def _fused_tf_scan(self, x, h0, keep):
-        """Every `h_t` by `tf_minimal.FusedScan` (TensorFlow on the CPU: one XLA-compiled loop); arguments as `_sequential_scan`."""
-        if x.shape[0] is None:  # the loop needs a known number of steps
+        JAX: `jax_minimal.fused_scan`; TensorFlow: the XLA-compiled
+        `tf_minimal.FusedScan`. Both need a known number of steps.
+        """
+        backend = keras.backend.backend()
+        if backend not in ("jax", "tensorflow") or x.shape[0] is None:
             return self._sequential_scan(x, h0, keep)
         kernel = ops.cast(self.kernel, "float32")
         bias = ops.cast(self.bias, "float32") if self.bias is not None else ops.zeros((kernel.shape[-1],), "float32")
         if keep is None:
             keep = ops.ones(ops.shape(x)[:2] + (1,), "float32")
+        if backend == "jax":
+            from keras_rnnzoo.layers import jax_minimal
+
+            return jax_minimal.fused_scan(self.coefficients, x, kernel, bias, h0, keep, jax_minimal.CHUNK_STEPS)
         return self._tf_fused_scan()(x, kernel, bias, h0, keep)
 
     @no_automatic_dependency_tracking
@@ -561,4 +570,12 @@ class MinLSTM(_MinimalRNN):
         return f / total, i / total * _g(k_h)
 
 
-__all__ = ["MinGRU", "MinLSTM", "force_sequential_scan", "linear_sequential_scan", "log_space_scan", "use_sequential_scan"]
+__all__ = [
+    "MinGRU",
+    "MinLSTM",
+    "force_sequential_scan",
+    "linear_sequential_scan",
+    "log_space_scan",
+    "masked_coefficients",
+    "use_sequential_scan",
+]

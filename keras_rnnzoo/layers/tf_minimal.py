@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from keras_rnnzoo.layers.minimal import masked_coefficients
+
 CHUNK_STEPS = 16
 
 
@@ -77,11 +79,6 @@ class FusedScan:
         return scan(x, kernel, bias, h0)
 
     # --------------------------------------------------------------- helpers
-    def _masked_coefficients(self, k, keep):
-        a, b = self.coefficients(k)
-        kept = keep > 0
-        return tf.where(kept, a, 1.0), tf.where(kept, b, 0.0)
-
     def _chunks(self, tensor):
         """`(time, batch, n)` padded with zero steps -> `(time / chunk, chunk, batch, n)`."""
         padding = -tensor.shape[0] % self.chunk
@@ -102,7 +99,7 @@ class FusedScan:
         count = x_chunks.shape[0]
 
         def chunk_step(i, h, outputs):
-            a, b = self._masked_coefficients(x_chunks[i] @ kernel + bias, keep_chunks[i])
+            a, b = masked_coefficients(self.coefficients, x_chunks[i] @ kernel + bias, keep_chunks[i])
 
             def step(t, h, chunk_outputs):
                 h = a[t] * h + b[t]
@@ -125,7 +122,7 @@ class FusedScan:
             k = x_chunks[i] @ kernel + bias
             with tf.GradientTape() as tape:
                 tape.watch(k)
-                a, b = self._masked_coefficients(k, keep_chunks[i])
+                a, b = masked_coefficients(self.coefficients, k, keep_chunks[i])
             previous_i, d_output_i = previous_chunks[i], d_output_chunks[i]
 
             def step(t, dh, da, db):
