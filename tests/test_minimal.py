@@ -221,6 +221,8 @@ def test_errors():
         layers.MinGRU(0)
     with pytest.raises(TypeError, match="floating-point"):
         layers.MinGRU(3)(np.zeros((1, 2, 3), "int32"))
+    with pytest.raises(ValueError, match=r"at least one time step.*\(2, 0, 3\)"):
+        layers.MinLSTM(3)(np.zeros((2, 0, 3), "float32"))
     with pytest.raises(ValueError, match="initial_state"):
         layers.MinLSTM(3)(np.zeros((1, 2, 3), "float32"), initial_state=np.zeros((1, 4), "float32"))
 

@@ -345,6 +345,10 @@ class _MinimalRNN(keras.layers.Layer):
                 f"{type(self).__name__} expects floating-point sequences; got "
                 f"dtype {keras.backend.standardize_dtype(sequences.dtype)}."
             )
+        if sequences.shape[1] == 0:
+            raise ValueError(
+                f"{type(self).__name__} needs at least one time step; got sequences of shape {tuple(sequences.shape)}."
+            )
         batch = ops.shape(sequences)[0]
         if initial_state is None:
             if self.stateful:
