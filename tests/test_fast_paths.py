@@ -471,3 +471,41 @@ def test_tensorflow_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loo
     assert_close(got_outputs, expected_outputs, atol=1e-6)
     for name, g, e in zip(("inputs", "kernel", "bias", "initial state"), got, expected):
         assert_close(g, e, atol=1e-5, what=name)
+
+
+@pytest.mark.skipif(not ON_TORCH, reason="torch_minimal is PyTorch code")
+def test_torch_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loop(minimal_loop_case):
+    """torch_minimal.fused_scan's hand-written backward pass: inputs, kernel, bias and initial state."""
+    import torch
+
+    from keras_rnnzoo.layers import torch_minimal
+
+    chunk, layer, *arrays = minimal_loop_case
+    x, kernel, bias, h0, keep, weights = (torch.from_numpy(a) for a in arrays)
+
+    def plain(x, kernel, bias, h0):
+        h, outputs = h0, []
+        for t in range(x.shape[0]):
+            a, b = layer.coefficients(x[t] @ kernel + bias)
+            h = torch.where(keep[t] > 0, a * h + b, h)
+            outputs.append(h)
+        return torch.stack(outputs)
+
+    def outputs_and_gradients(scan, wrt=(0, 1, 2, 3)):
+        arguments = [t.clone().requires_grad_(i in wrt) for i, t in enumerate((x, kernel, bias, h0))]
+        outputs = scan(*arguments)
+        gradients = torch.autograd.grad(torch.sum(weights * torch.sin(outputs)), [arguments[i] for i in wrt])
+        return outputs.detach(), gradients
+
+    # no mask at all takes the loop's unmasked path (keep=None)
+    fused_keep = None if bool(torch.all(keep > 0)) else keep
+    fused = lambda *arguments: torch_minimal.fused_scan(layer.coefficients, *arguments, fused_keep, chunk)
+    got_outputs, got = outputs_and_gradients(fused)
+    expected_outputs, expected = outputs_and_gradients(plain)
+    assert_close(got_outputs, expected_outputs, atol=1e-6)
+    for name, g, e in zip(("inputs", "kernel", "bias", "initial state"), got, expected):
+        assert_close(g, e, atol=1e-5, what=name)
+    # inputs that need no gradient (a model's first layer): the weights' gradients are the same
+    _, weight_gradients = outputs_and_gradients(fused, wrt=(1, 2, 3))
+    for name, g, e in zip(("kernel", "bias", "initial state"), weight_gradients, expected[1:]):
+        assert_close(g, e, atol=1e-5, what=name)

@@ -64,10 +64,9 @@ def scan_mode(request):
     force_sequential_scan(None)
 
 
-def test_automatic_mode_is_the_loop_on_cpu_tensorflow_and_jax():
+def test_automatic_mode_is_the_loop_on_cpu():
     force_sequential_scan(None)
-    expected = keras.backend.backend() in ("tensorflow", "jax") and not on_accelerator()
-    assert use_sequential_scan() == expected
+    assert use_sequential_scan() == (not on_accelerator())
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ The scan is computed in float32 even under a float16 / bfloat16 policy.
 The same layers also run one step at a time (`step`, or `stateful=True` with
 sequences of length 1) in linear space; both modes give the same numbers.
 
-On a CPU with the TensorFlow or JAX backend, whole sequences run instead as
+On a CPU, whole sequences run instead as
 a sequential loop in linear space (`linear_sequential_scan`, `keras.ops.scan`
 of `h = a h + b`): each step is two elementwise operations, which on a CPU
 beats O(log T) rounds of `logaddexp` over the whole sequence (2.8x faster
@@ -34,7 +34,9 @@ them, so no whole-sequence tensor but the output goes through memory
 (another 2-2.4x, and chunks instead of single steps up to 1.6x more).
 On TensorFlow the same chunked loop runs XLA-compiled (`tf_minimal.FusedScan`,
 3-4x faster than `keras.ops.scan` at 1024 steps; sequences of unknown length
-keep `linear_sequential_scan`). The loops run time-major; the output is
+keep `linear_sequential_scan`). On PyTorch it runs as eager operations over
+chunks of 64 steps with a hand-written backward pass
+(`torch_minimal.fused_scan`). The loops run time-major; the output is
 transposed back to batch-major only when the whole sequence is returned.
 `use_sequential_scan` makes the choice; `force_sequential_scan` overrides it.
 """
@@ -58,8 +60,12 @@ def _log_g(k):
 
 
 def _g(k):
-    """The positive candidate activation of the paper's log-space variants."""
-    return ops.where(k >= 0, k + 0.5, ops.sigmoid(k))
+    """The positive candidate activation of the paper's log-space variants: k + 1/2 for k >= 0, sigmoid(k) otherwise.
+
+    Written as `relu(k) + sigmoid(-relu(-k))` rather than with a select:
+    PyTorch's CPU `where` costs as much as 16 multiplications.
+    """
+    return ops.relu(k) + ops.sigmoid(-ops.relu(-k))
 
 
 def _shift(x, offset: int, fill: float):
@@ -161,16 +167,15 @@ def linear_sequential_scan(a, b, h0):
 def masked_coefficients(coefficients, k, keep):
     """`coefficients(k)` with masked steps turned into identities: `a = 1` (state carried over), `b = 0`.
 
-    `keep`: 1 where a step counts and 0 where it is masked (broadcast against
-    the coefficients, e.g. `(time, batch, 1)`), or None for no mask. The one
-    masking rule of `_sequential_scan` and the fused loops (`jax_minimal`,
-    `tf_minimal`).
+    `keep`: float, 1 where a step counts and 0 where it is masked (broadcast
+    against the coefficients, e.g. `(time, batch, 1)`), or None for no mask.
+    The one masking rule of `_sequential_scan` and the fused loops
+    (`jax_minimal`, `tf_minimal`, `torch_minimal`).
     """
     a, b = coefficients(k)
     if keep is None:
         return a, b
-    kept = keep > 0
-    return ops.where(kept, a, 1.0), ops.where(kept, b, 0.0)
+    return 1.0 + keep * (a - 1.0), keep * b  # arithmetic, not a select: exact for keep in {0, 1}
 
 
 # None: decide per device (see `use_sequential_scan`); True / False force a mode (tests, benchmarks).
@@ -186,11 +191,10 @@ def force_sequential_scan(enabled: bool | None) -> None:
 def use_sequential_scan() -> bool:
     """Whether whole sequences run the sequential linear-space loop instead of the parallel scan.
 
-    On a CPU with the TensorFlow or JAX backend the loop is several times
-    faster (each step is a few elementwise operations, while the parallel
-    scan streams the whole sequence through `logaddexp` O(log T) times); on
-    accelerators, and on the PyTorch backend (where `keras.ops.scan` is a
-    Python loop), the parallel scan is used. docs/benchmarks.md has the numbers.
+    On a CPU the loop is several times faster on every backend (each step
+    is a few elementwise operations, while the parallel scan streams the
+    whole sequence through `logaddexp` O(log T) times); on accelerators the
+    parallel scan is used. docs/benchmarks.md has the numbers.
     """
     if _FORCED_SEQUENTIAL is not None:
         return _FORCED_SEQUENTIAL
@@ -203,6 +207,10 @@ def use_sequential_scan() -> bool:
         import tensorflow as tf
 
         return not tf.config.list_logical_devices("GPU")
+    if backend == "torch":
+        import torch
+
+        return not (torch.cuda.is_available() or torch.backends.mps.is_available())
     return False
 
 
@@ -417,13 +425,18 @@ class _MinimalRNN(keras.layers.Layer):
         """Every `h_t` by the backend's fused loop over chunks, else by `_sequential_scan`; arguments as that.
 
         JAX: `jax_minimal.fused_scan`; TensorFlow: the XLA-compiled
-        `tf_minimal.FusedScan`. Both need a known number of steps.
+        `tf_minimal.FusedScan` (both need a known number of steps); PyTorch:
+        `torch_minimal.fused_scan`.
         """
         backend = keras.backend.backend()
-        if backend not in ("jax", "tensorflow") or x.shape[0] is None:
+        if backend not in ("jax", "tensorflow", "torch") or x.shape[0] is None:
             return self._sequential_scan(x, h0, keep)
         kernel = ops.cast(self.kernel, "float32")
         bias = ops.cast(self.bias, "float32") if self.bias is not None else ops.zeros((kernel.shape[-1],), "float32")
+        if backend == "torch":
+            from keras_rnnzoo.layers import torch_minimal
+
+            return torch_minimal.fused_scan(self.coefficients, x, kernel, bias, h0, keep, torch_minimal.CHUNK_STEPS)
         if keep is None:
             keep = ops.ones(ops.shape(x)[:2] + (1,), "float32")
         if backend == "jax":
