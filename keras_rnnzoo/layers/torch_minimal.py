@@ -16,10 +16,14 @@ CPU's 1 MiB of L2 cache per core): the log-space parallel scan makes dozens
 of such passes. A chunk's tensors (64 steps: 1 MiB at 128 units) stay in
 cache, and 64 steps amortize the per-operation overhead (about 6 us) of the
 matmul and the gate arithmetic. Measured (docs/benchmarks.md, "MinGRU /
-MinLSTM: a chunked loop on PyTorch"); tests/test_fast_paths.py checks
-outputs and gradients (inputs, kernel, bias, initial state, with masks,
-lengths that are and are not multiples of the chunk) against PyTorch's
-autodiff of the plain loop.
+MinLSTM: a chunked loop on PyTorch"), training step at batch 32 x 1024
+steps, 40 inputs, 128 units: MinGRU 320-364 -> 111-122 ms, MinLSTM 418-454
+-> 134-157 ms (the parallel scan before; PyTorch's fused LSTM 332-431 ms);
+of 16, 32, 64, 128 and 256 steps per chunk, 64 was the fastest or within
+2 % of it at 1024 steps (at 100 steps 32 measured 10-20 % faster).
+tests/test_fast_paths.py checks outputs and gradients (inputs, kernel, bias,
+initial state, with masks, lengths that are and are not multiples of the
+chunk) against PyTorch's autodiff of the plain loop.
 """
 
 from __future__ import annotations
