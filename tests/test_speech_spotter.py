@@ -132,6 +132,18 @@ def test_stream_finds_keywords_in_order_at_the_right_times(spotter, clips):
         assert 0 < event["score"] <= 1
 
 
+def test_stream_step_equals_the_streaming_model_called_through_keras(spotter):
+    """The backend's compiled hop (tf.function, jax.jit, or PyTorch's run through the layers' `call`) changes no number."""
+    rng = np.random.default_rng(3)
+    hops = [rng.standard_normal((1, spotter.hop_samples)).astype(np.float32) * 0.1 for _ in range(8)]
+    advance = spotter.stream_step()
+    state = spotter.initial_stream_state()
+    for hop in hops:
+        outputs = [keras.ops.convert_to_numpy(o) for o in spotter.streaming_model([hop, *state], training=False)]
+        state = outputs[1:]
+        np.testing.assert_allclose(advance(hop), outputs[0][0], atol=1e-5)
+
+
 def test_stream_rejects_bad_chunks(spotter):
     with pytest.raises(ValueError, match="stream chunk 1 contains non-finite"):
         list(spotter.stream([np.zeros(320, np.float32), np.full(320, np.nan, np.float32)]))

@@ -231,9 +231,13 @@ class KeywordSpotter(Task):
         else:
             import torch
 
+            # Eager PyTorch pays Keras's per-layer `__call__` (argument checks, autocast,
+            # pytree flattening) at every hop: 2/3 of the hop's time. The graph is run
+            # through the layers' `call` instead (the streaming model is built and float32).
             def step(inputs):
                 with torch.no_grad():
-                    outputs = model([torch.as_tensor(x) for x in inputs], training=False)
+                    tensors = [keras.ops.convert_to_tensor(x) for x in inputs]
+                    outputs = model._run_through_graph(tensors, operation_fn=lambda layer: layer.call)
                 return [keras.ops.convert_to_numpy(output) for output in outputs]
 
         self._step = step
