@@ -408,6 +408,20 @@ def minimal_loop_case(request, rng):
     return chunk, layer, x, layer.kernel.numpy(), layer.bias.numpy(), h0, keep, weights
 
 
+def plain_minimal_loop(layer, keep):
+    """The fused loops' reference: `h = a h + b` one step at a time in `keras.ops` (masked steps carry `h` over)."""
+
+    def plain(x, kernel, bias, h0):
+        h, outputs = h0, []
+        for t in range(x.shape[0]):
+            a, b = layer.coefficients(x[t] @ kernel + bias)
+            h = keras.ops.where(keep[t] > 0, a * h + b, h)
+            outputs.append(h)
+        return keras.ops.stack(outputs)
+
+    return plain
+
+
 @pytest.mark.skipif(not ON_JAX, reason="jax_minimal is JAX code")
 def test_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loop(minimal_loop_case):
     """jax_minimal.fused_scan's hand-written backward pass: inputs, kernel, bias and initial state."""
@@ -448,14 +462,7 @@ def test_tensorflow_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loo
 
     chunk, layer, *arrays = minimal_loop_case
     x, kernel, bias, h0, keep, weights = (tf.constant(a) for a in arrays)
-
-    def plain(x, kernel, bias, h0):
-        h, outputs = h0, []
-        for t in range(x.shape[0]):
-            a, b = layer.coefficients(x[t] @ kernel + bias)
-            h = tf.where(keep[t] > 0, a * h + b, h)
-            outputs.append(h)
-        return tf.stack(outputs)
+    plain = plain_minimal_loop(layer, keep)
 
     def outputs_and_gradients(scan):
         arguments = [x, kernel, bias, h0]
@@ -482,14 +489,7 @@ def test_torch_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loop(min
 
     chunk, layer, *arrays = minimal_loop_case
     x, kernel, bias, h0, keep, weights = (torch.from_numpy(a) for a in arrays)
-
-    def plain(x, kernel, bias, h0):
-        h, outputs = h0, []
-        for t in range(x.shape[0]):
-            a, b = layer.coefficients(x[t] @ kernel + bias)
-            h = torch.where(keep[t] > 0, a * h + b, h)
-            outputs.append(h)
-        return torch.stack(outputs)
+    plain = plain_minimal_loop(layer, keep)
 
     def outputs_and_gradients(scan, wrt=(0, 1, 2, 3)):
         arguments = [t.clone().requires_grad_(i in wrt) for i, t in enumerate((x, kernel, bias, h0))]

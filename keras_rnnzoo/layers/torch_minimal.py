@@ -39,17 +39,8 @@ CHUNK_STEPS = 64
 def fused_scan(coefficients, x, kernel, bias, h0, keep=None, chunk: int = CHUNK_STEPS):
     """Every `h_t` of `h_t = a_t h_(t-1) + b_t`, `(a_t, b_t) = coefficients(x_t kernel + bias)`.
 
-    Args:
-        coefficients: the cell's `(a, b)` from preactivations (elementwise).
-        x: `(time, batch, features)` float32, time-major.
-        kernel: `(features, gates * units)`; bias: `(gates * units,)`.
-        h0: `(batch, units)`.
-        keep: `(time, batch, 1)` float32, 1 where the step counts and 0 where
-            it is masked (the state is carried over), or None for no mask.
-        chunk: steps per iteration of the outer loop.
-
-    Returns:
-        `(time, batch, units)`.
+    Arguments and result as `jax_minimal.fused_scan`, with PyTorch tensors;
+    `keep` may be None (no mask), which skips the masking arithmetic.
 
     Example (a decaying running sum, `a = 1/2, b = k`):
 
