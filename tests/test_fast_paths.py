@@ -509,3 +509,23 @@ def test_torch_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loop(min
     _, weight_gradients = outputs_and_gradients(fused, wrt=(1, 2, 3))
     for name, g, e in zip(("kernel", "bias", "initial state"), weight_gradients, expected[1:]):
         assert_close(g, e, atol=1e-5, what=name)
+
+
+@pytest.mark.skipif(not ON_TORCH, reason="torch.compile is PyTorch's")
+def test_torch_compile_leaves_the_minimal_loop_out_of_the_graph():
+    """Keras's `jit_compile=True` on PyTorch: the traced graph does not grow with the steps (the loop is not unrolled)."""
+    import torch
+
+    layer = layers.MinGRU(5, return_sequences=True)
+    layer(np.zeros((2, 4, 3), "float32"))  # built outside the trace
+    counts = []
+    for steps in (16, 160):
+        x = torch.randn(2, steps, 3)
+        torch._dynamo.reset()
+        explanation = torch._dynamo.explain(lambda x: layer(x))(x)
+        counts.append(explanation.op_count)
+        compiled = torch.compile(lambda x: layer(x), backend="eager")
+        with torch.no_grad():
+            assert_close(compiled(x), layer(x), atol=1e-6)
+    torch._dynamo.reset()
+    assert counts[0] == counts[1], counts

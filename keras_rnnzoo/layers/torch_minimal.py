@@ -36,6 +36,10 @@ from keras_rnnzoo.layers.minimal import masked_coefficients
 CHUNK_STEPS = 64
 
 
+# Under `torch.compile` (Keras's `jit_compile=True`) the loop runs eagerly: traced, its Python
+# loops would unroll into a graph of thousands of operations (on a busy machine a 256-step
+# model's `fit` had not finished compiling after 400 s; with the loop left out it took 44 s).
+@torch.compiler.disable
 def fused_scan(coefficients, x, kernel, bias, h0, keep=None, chunk: int = CHUNK_STEPS):
     """Every `h_t` of `h_t = a_t h_(t-1) + b_t`, `(a_t, b_t) = coefficients(x_t kernel + bias)`.
 
