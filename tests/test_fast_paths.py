@@ -51,6 +51,8 @@ MASKS = {
     "right_padded": sequence_mask([6, 3, 1], TIME, "right"),
     "left_padded": sequence_mask([6, 4, 2], TIME, "left"),
     "holes": np.array([[1, 0, 1, 1, 0, 1], [0, 0, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]], bool),
+    "right_padded_empty_row": sequence_mask([4, 0, 6], TIME, "right"),
+    "nothing_masked": sequence_mask([6, 6, 6], TIME, "right"),
 }
 
 
@@ -83,7 +85,7 @@ def test_fast_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
 
 @needs_fast_path
 @pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", *TIGHT_LOOP_VARIANTS])
-@pytest.mark.parametrize("mask", ["no_mask", "holes"])
+@pytest.mark.parametrize("mask", ["no_mask", "holes", "right_padded_empty_row"])
 def test_initial_state_and_zero_output_for_mask(kind, mask, inputs, rng):
     layer_class, kwargs = TORCH_KINDS[kind]
     layer = layer_class(UNITS, return_sequences=True, zero_output_for_mask=True, **kwargs)
@@ -137,6 +139,22 @@ def test_variants_run_tight_loops_not_their_cell(kind, mask, monkeypatch):
     layer.build((BATCH, TIME, FEATURES))
     monkeypatch.setattr(layer.cell, "call", lambda *args, **kwargs: pytest.fail("the cell was stepped"))
     assert _probe(layer, mask=mask) is not None
+
+
+@needs_fast_path
+@pytest.mark.parametrize(
+    "kind, mask",
+    [("gru_reset_after", "right_padded"), ("gru_reset_after", "right_padded_empty_row"), ("gru_reset_after", "nothing_masked"),
+     ("lstm", "nothing_masked"), ("cifg", "nothing_masked")],
+)
+def test_right_padded_or_unmasked_batches_run_the_fused_kernel(kind, mask, monkeypatch):
+    """The GRU's right padding, and a mask that masks nothing, take PyTorch's fused kernel, not the tight loop."""
+    from keras_rnnzoo.layers import fast
+
+    for loop in ("_lstm_loop", "_gru_loop"):
+        monkeypatch.setattr(fast, loop, lambda *args, **kwargs: pytest.fail("the tight loop ran"))
+    layer_class, kwargs = TORCH_KINDS[kind]
+    assert _probe(layer_class(UNITS, return_sequences=True, **kwargs), mask=MASKS[mask]) is not None
 
 
 def _fast_and_generic_in_training(layer, inputs):

@@ -16,7 +16,12 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   `nn.LSTM` / `nn.GRU`, cuDNN on a GPU) with our weights re-laid out: Keras
   LSTM gates `i, f, c, o` are PyTorch's `i, f, g, o`; Keras GRU gates
   `z, r, h` become PyTorch's `r, z, n`, and Keras `reset_after=True` is
-  PyTorch's GRU (bias row 0 = `b_ih`, row 1 = `b_hh`). With a mask, or for
+  PyTorch's GRU (bias row 0 = `b_ih`, row 1 = `b_hh`). A mask that masks
+  nothing counts as none, and the GRU takes its fused kernel on right-padded
+  sequences too (each row's steps come first; the outputs after them and the
+  final state are the row's last step's, `_right_padded_outputs`; the LSTM
+  cannot, as the kernel does not return the cell state of that step). With
+  another mask, or for
   the `reset_after=False` GRU, a tight PyTorch loop runs instead: the input
   projection of all steps is one matmul, then each step is one `addmm` and
   the gate arithmetic on raw tensors (no Keras layer call per step). Single
@@ -281,8 +286,15 @@ def _torch_inner_loop(layer, cell, sequences, initial_state, mask, training):
     reset_after = isinstance(cell, GRUCell) and cell.reset_after
     # One step (streaming) runs the tight loop: the fused kernels' per-call set-up
     # (oneDNN primitives on the CPU) measured slower than the step itself.
-    fused_kernel_applies = not isinstance(cell, PeepholeLSTMCell) and (is_lstm or reset_after)
-    if mask is None and x.shape[1] > 1 and fused_kernel_applies:
+    fused_kernel_applies = not isinstance(cell, PeepholeLSTMCell) and (is_lstm or reset_after) and x.shape[1] > 1
+    if fused_kernel_applies and mask is not None and bool(mask.all()):
+        mask = None  # nothing masked (a Masking layer on a batch without padding)
+    if fused_kernel_applies and mask is not None and reset_after:
+        lengths = _right_padded_lengths(mask)
+        if lengths is not None:
+            outputs, _ = _vf_gru(x, states[0], kernel, recurrent_kernel, bias, cell.units)
+            return _right_padded_outputs(outputs, lengths, mask, states[0], layer.zero_output_for_mask)
+    if mask is None and fused_kernel_applies:
         if is_lstm:
             outputs, h, c = _vf_lstm(x, states, kernel, recurrent_kernel, bias)
             final = [h, c]
@@ -355,11 +367,43 @@ def _masked_update(mask_t, new, old):
     return new if mask_t is None else torch.where(mask_t, new, old)
 
 
+def _right_padded_lengths(mask):
+    """Each row's number of steps if every row of the `(batch, time)` mask is steps then padding, else None."""
+    import torch
+
+    lengths = mask.sum(1)
+    steps = torch.arange(mask.shape[1], device=mask.device)
+    return lengths if bool(torch.equal(mask, steps < lengths[:, None])) else None
+
+
+def _right_padded_outputs(outputs, lengths, mask, h0, zero_output_for_mask):
+    """The masked loop's `(last, outputs, [h])` from a fused GRU run over right-padded sequences, padding included.
+
+    A row's steps come first, so the kernel's outputs there are the masked
+    loop's; after them the loop carries the row's last output (zeros for a
+    row without steps) and its final state is that output (`h0` without steps).
+    """
+    import torch
+
+    rows = torch.arange(outputs.shape[0], device=outputs.device)
+    last_step = outputs[rows, (lengths - 1).clamp(min=0)]
+    has_steps = (lengths > 0)[:, None]
+    carried = torch.where(has_steps, last_step, torch.zeros_like(last_step))
+    outputs = torch.where(mask[..., None], outputs, carried[:, None])
+    return _finish_stacked(outputs, mask, zero_output_for_mask, [torch.where(has_steps, last_step, h0)])
+
+
 def _finish(outputs, mask, zero_output_for_mask, final):
     """Stack step outputs; apply Keras's `zero_output_for_mask` rule."""
     import torch
 
-    outputs = torch.stack(outputs, 1)
+    return _finish_stacked(torch.stack(outputs, 1), mask, zero_output_for_mask, final)
+
+
+def _finish_stacked(outputs, mask, zero_output_for_mask, final):
+    """`(last, outputs, final)` from the `(batch, time, units)` outputs, with Keras's `zero_output_for_mask` rule."""
+    import torch
+
     last = outputs[:, -1]
     if mask is not None and zero_output_for_mask:
         outputs = torch.where(mask.unsqueeze(-1), outputs, torch.zeros_like(outputs))
