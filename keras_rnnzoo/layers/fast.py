@@ -21,10 +21,10 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   sequences too (each row's steps come first; the outputs after them and the
   final state are the row's last step's, `_right_padded_outputs`; the LSTM
   cannot, as the kernel does not return the cell state of that step). With
-  another mask, or for
-  the `reset_after=False` GRU, a tight PyTorch loop runs instead: the input
-  projection of all steps is one matmul, then each step is one `addmm` and
-  the gate arithmetic on raw tensors (no Keras layer call per step). Single
+  another mask, or for the `reset_after=False` GRU, a tight PyTorch loop
+  runs instead: the input projection of all steps is one matmul, then each
+  step is one `addmm` and the gate arithmetic on raw tensors (no Keras layer
+  call per step). Single
   steps (streaming, batch 1) also take that loop: PyTorch's CPU LSTM kernel
   spent up to ~100 ms per call setting up oneDNN for a one-step sequence.
 - **PyTorch backend, variants.** The CIFG LSTM is an LSTM with tied gates,
