@@ -6,32 +6,37 @@ Usage: python docs/scripts/masked_batches.py REPEATS LABEL
 
 import os
 import sys
-import time
 
 os.environ["KERAS_BACKEND"] = "torch"
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_rnnzoo import layers  # noqa: E402
+from keras_rnnzoo.bench.common import median_ms, time_call  # noqa: E402
 
-B, T, I, H = 64, 100, 40, 128
-rng = np.random.default_rng(0)
-x = rng.standard_normal((B, T, I)).astype("float32")
-lengths = rng.integers(30, T + 1, B)
-padded = x * (np.arange(T)[None, :, None] < lengths[:, None, None])
-y = rng.standard_normal((B, 1)).astype("float32")
-out = []
-for name, data in (("GRU right-padded", padded), ("GRU nothing masked", x), ("LSTM right-padded", padded), ("LSTM nothing masked", x)):
-    cls = layers.GRU if name.startswith("GRU") else layers.LSTM
-    keras.utils.set_random_seed(0)
-    m = keras.Sequential([keras.Input((T, I)), keras.layers.Masking(0.0), cls(H), keras.layers.Dense(1)])
-    m.compile("adam", "mse")
-    for _ in range(2): m.train_on_batch(data, y)
-    ts = []
-    for _ in range(int(sys.argv[1])):
-        t0 = time.perf_counter(); m.train_on_batch(data, y); ts.append(time.perf_counter() - t0)
-    ti = []
-    for _ in range(int(sys.argv[1])):
-        t0 = time.perf_counter(); m.predict_on_batch(data); ti.append(time.perf_counter() - t0)
-    out.append(f"{name}: train {1000*np.median(ts):.1f} infer {1000*np.median(ti):.1f}")
-print(sys.argv[2], " | ".join(out))
+BATCH, TIME, FEATURES, UNITS = 64, 100, 40, 128
+
+
+def main(repeats: int, label: str) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, TIME, FEATURES)).astype("float32")
+    lengths = rng.integers(30, TIME + 1, BATCH)
+    padded = x * (np.arange(TIME)[None, :, None] < lengths[:, None, None])
+    y = rng.standard_normal((BATCH, 1)).astype("float32")
+    cases = {"GRU right-padded": (layers.GRU, padded), "GRU nothing masked": (layers.GRU, x),
+             "LSTM right-padded": (layers.LSTM, padded), "LSTM nothing masked": (layers.LSTM, x)}
+    results = []
+    for name, (layer_class, data) in cases.items():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((TIME, FEATURES)), keras.layers.Masking(0.0), layer_class(UNITS), keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        for _ in range(2):  # warm-up
+            model.train_on_batch(data, y)
+        train = [time_call(lambda: model.train_on_batch(data, y)) for _ in range(repeats)]
+        infer = [time_call(lambda: model.predict_on_batch(data)) for _ in range(repeats)]
+        results.append(f"{name}: train {median_ms(train):.1f} infer {median_ms(infer):.1f}")
+    print(label, " | ".join(results))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2])

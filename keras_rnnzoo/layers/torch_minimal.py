@@ -54,8 +54,6 @@ def fused_scan(coefficients, x, kernel, bias, h0, keep=None, chunk: int = CHUNK_
     >>> fused_scan(halve, x, torch.ones((1, 1)), torch.zeros((1,)), torch.zeros((1, 1)))[:, 0, 0].tolist()
     [1.0, 1.5, 1.75]
     """
-    if x.shape[0] == 0:
-        raise ValueError(f"fused_scan needs at least one time step; got inputs of shape {tuple(x.shape)}.")
     return _FusedScan.apply(x, kernel, bias, h0, keep, coefficients, int(chunk))
 
 
