@@ -24,8 +24,9 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   another mask, or for the `reset_after=False` GRU, a tight PyTorch loop
   runs instead: the input projection of all steps is one matmul, then each
   step is one `addmm` and the gate arithmetic on raw tensors (no Keras layer
-  call per step). Single
-  steps (streaming, batch 1) also take that loop: PyTorch's CPU LSTM kernel
+  call per step); the LSTM's loop (`torch_lstm`) runs off the autograd tape
+  with a hand-written backward pass. Single
+  steps (streaming, batch 1) also take these loops: PyTorch's CPU LSTM kernel
   spent up to ~100 ms per call setting up oneDNN for a one-step sequence.
 - **PyTorch backend, variants.** The CIFG LSTM is an LSTM with tied gates,
   since `σ(-z) = 1 - σ(z)` (`_fused_weights`): its forget-gate weights are
@@ -34,10 +35,13 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   its own, one `addmm` for the forget gate and one for the candidate per
   step (0.84-0.99x the plain LSTM's time; 1.3-1.6x as a `reset_after=False`
   GRU with tied gates, whose first matmul computed the forget block twice).
-  The peephole LSTM runs the tight LSTM loop with its peepholes (155 -> 119
-  ms in one process), and the layer-normalized LSTM and (`reset_after`) GRU
-  a tight loop on PyTorch's layer-norm kernel with `LN(x W)` computed for
-  all steps at once (LSTM 293 -> 158 ms, GRU 241 -> 105 ms).
+  The peephole LSTM runs the LSTM's loop with its peepholes (155 -> 119
+  ms in one process as a loop on the autograd tape, 125 -> 112 ms with
+  `torch_lstm`'s hand-written backward pass), and the layer-normalized LSTM
+  and (`reset_after`) GRU the loops of `torch_layer_norm` on PyTorch's
+  layer-norm kernels with `LN(x W)` computed for all steps at once (LSTM
+  293 -> 158 ms, GRU 241 -> 105 ms on the tape; hand-written backward
+  passes: LSTM 162 -> 157 ms, GRU 129 -> 112 ms).
 - **JAX and TensorFlow on the CPU.** Keras's generic loop (`lax.scan`,
   `tf.while_loop`) over the fused-gate cell is already as fast as the
   built-in layers (Keras's default `jit_compile="auto"` turns XLA off on a
@@ -220,56 +224,40 @@ def _torch_cell_loop(layer, cell, sequences, initial_state, mask, training):
 
 
 def _torch_layer_norm_loop(layer, cell, sequences, initial_state, mask, training):
-    """The layer-normalized LSTM's or (`reset_after`) GRU's recurrence as a tight PyTorch loop (masks supported).
+    """The layer-normalized LSTM's or (`reset_after`) GRU's recurrence on `torch_layer_norm`'s loops (masks supported).
 
     The input projection and its normalization (`LN(x W)`, which does not
-    depend on the state) are computed for all steps at once; each step is
-    one matmul, PyTorch's layer-norm kernel and the gate arithmetic.
+    depend on the state) are computed here for all steps at once.
     """
     import torch
     import torch.nn.functional as F
+
+    from keras_rnnzoo.layers.torch_layer_norm import layer_norm_gru_recurrence, layer_norm_lstm_recurrence
 
     prepared = _prepare(layer, cell, sequences, initial_state, mask)
     if prepared is None:
         return None
     x, states, mask = prepared
-    units, gates, epsilon, is_lstm = cell.units, cell.gates, cell.epsilon, isinstance(cell, LSTMCell)
-
-    def block_norm(z, gamma):  # each gate block normalized on its own, then scaled
-        return F.layer_norm(z.unflatten(-1, (gates, units)), (units,), eps=epsilon).flatten(-2) * gamma
-
+    units, gates, epsilon = cell.units, cell.gates, cell.epsilon
     if training and cell.dropout > 0.0:
         x = x * cell.get_dropout_mask(x[:, 0, :]).unsqueeze(1)
+    projected = torch.matmul(x, cell.kernel.value).unflatten(-1, (gates, units))
+    projected = F.layer_norm(projected, (units,), eps=epsilon).flatten(-2) * cell.input_gamma.value
     bias = None if cell.bias is None else cell.bias.value
-    input_bias, recurrent_bias = (bias, None) if is_lstm or bias is None else (bias[0], bias[1])
-    projected = block_norm(torch.matmul(x, cell.kernel.value), cell.input_gamma.value)
-    if input_bias is not None:
-        projected = projected + input_bias
-    recurrent_kernel, recurrent_gamma = cell.recurrent_kernel.value, cell.recurrent_gamma.value
-    if is_lstm:
-        cell_gamma, cell_beta = cell.cell_gamma.value, cell.cell_beta.value
-    output = torch.zeros_like(states[0])
-    outputs = []
-    for t, projected_t in enumerate(projected.unbind(1)):  # unbind: see _lstm_loop
-        inner = block_norm(torch.matmul(states[0], recurrent_kernel), recurrent_gamma)
-        if is_lstm:
-            z_i, z_f, z_c, z_o = (projected_t + inner).chunk(4, 1)
-            c_new = torch.sigmoid(z_f) * states[1] + torch.sigmoid(z_i) * torch.tanh(z_c)
-            c_normalized = F.layer_norm(c_new, (units,), cell_gamma, cell_beta, epsilon)
-            new_states = [torch.sigmoid(z_o) * torch.tanh(c_normalized), c_new]
-        else:
-            if recurrent_bias is not None:
-                inner = inner + recurrent_bias
-            a_zr, a_h = projected_t.split([2 * units, units], 1)
-            s_zr, s_h = inner.split([2 * units, units], 1)
-            z, r = torch.sigmoid(a_zr + s_zr).chunk(2, 1)
-            candidate = torch.tanh(a_h + r * s_h)
-            new_states = [candidate + z * (states[0] - candidate)]  # z h + (1 - z) g
-        mask_t = None if mask is None else mask[:, t : t + 1]
-        output = _masked_update(mask_t, new_states[0], output)
-        states = [_masked_update(mask_t, new, old) for new, old in zip(new_states, states)]
-        outputs.append(output)
-    return _finish(outputs, mask, layer.zero_output_for_mask, states)
+    if isinstance(cell, LSTMCell):
+        if bias is not None:
+            projected = projected + bias
+        recurrent = (cell.recurrent_kernel.value, cell.recurrent_gamma.value, cell.cell_gamma.value, cell.cell_beta.value)
+        outputs, h, c = layer_norm_lstm_recurrence(projected, *states, *recurrent, epsilon, mask)
+        final = [h, c]
+    else:
+        if bias is not None:
+            projected = projected + bias[0]
+        recurrent_bias = None if bias is None else bias[1]
+        recurrent = (cell.recurrent_kernel.value, cell.recurrent_gamma.value, recurrent_bias)
+        outputs, h = layer_norm_gru_recurrence(projected, states[0], *recurrent, epsilon, mask)
+        final = [h]
+    return _finish_stacked(outputs, mask, layer.zero_output_for_mask, final)
 
 
 def _torch_inner_loop(layer, cell, sequences, initial_state, mask, training):
@@ -412,35 +400,14 @@ def _finish_stacked(outputs, mask, zero_output_for_mask, final):
 
 
 def _lstm_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, zero_output_for_mask):
-    """The LSTM recurrence (with peepholes for `PeepholeLSTMCell`) as a tight PyTorch loop (masks supported)."""
-    import torch
+    """The LSTM recurrence (with peepholes for `PeepholeLSTMCell`) on `torch_lstm`'s loop (masks supported)."""
+    from keras_rnnzoo.layers.torch_lstm import lstm_recurrence
 
-    projected = torch.matmul(x, kernel)
-    if bias is not None:
-        projected = projected + bias
-    h, c = states
-    peephole = isinstance(cell, PeepholeLSTMCell)
-    if peephole:
-        p_i, p_f, p_o = (cell.input_peephole.value, cell.forget_peephole.value, cell.output_peephole.value)
-    output = torch.zeros_like(h)
-    outputs = []
-    # unbind: its backward stacks the step gradients once; projected[:, t] would
-    # scatter each into a zero tensor of the whole sequence's size.
-    for t, projected_t in enumerate(projected.unbind(1)):
-        z = torch.addmm(projected_t, h, recurrent_kernel)
-        z_i, z_f, z_c, z_o = z.chunk(4, 1)
-        if peephole:
-            z_i, z_f = z_i + p_i * c, z_f + p_f * c
-        c_new = torch.sigmoid(z_f) * c + torch.sigmoid(z_i) * torch.tanh(z_c)
-        if peephole:
-            z_o = z_o + p_o * c_new
-        h_new = torch.sigmoid(z_o) * torch.tanh(c_new)
-        mask_t = None if mask is None else mask[:, t : t + 1]
-        output = _masked_update(mask_t, h_new, output)
-        h = _masked_update(mask_t, h_new, h)
-        c = _masked_update(mask_t, c_new, c)
-        outputs.append(output)
-    return _finish(outputs, mask, zero_output_for_mask, [h, c])
+    peepholes = None
+    if isinstance(cell, PeepholeLSTMCell):
+        peepholes = (cell.input_peephole.value, cell.forget_peephole.value, cell.output_peephole.value)
+    outputs, h, c = lstm_recurrence(x, kernel, bias, states[0], states[1], recurrent_kernel, peepholes, mask)
+    return _finish_stacked(outputs, mask, zero_output_for_mask, [h, c])
 
 
 def _gru_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, zero_output_for_mask):
