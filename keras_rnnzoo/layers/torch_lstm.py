@@ -22,6 +22,9 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
+# `d activation / d input` from the activation's output, as PyTorch's own backward passes compute it
+sigmoid_backward, tanh_backward = torch.ops.aten.sigmoid_backward.default, torch.ops.aten.tanh_backward.default
+
 
 # Under `torch.compile` (Keras's `jit_compile=True`) the loop runs eagerly, as torch_minimal's does.
 @torch.compiler.disable
@@ -137,7 +140,6 @@ class _LSTMRecurrence(torch.autograd.Function):
         sigmoids, candidates, states, cells = ctx.sigmoids, ctx.candidates, ctx.states, ctx.cells
         steps, units = len(states), h0.shape[-1]
         peephole = p_i is not None
-        sigmoid_backward, tanh_backward = torch.ops.aten.sigmoid_backward, torch.ops.aten.tanh_backward
         d_z = d_outputs.new_empty((steps, h0.shape[0], 4 * units))
         recurrent_kernel_t = recurrent_kernel.T
         dh, dc = d_h, d_c
