@@ -36,12 +36,13 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   step (0.84-0.99x the plain LSTM's time; 1.3-1.6x as a `reset_after=False`
   GRU with tied gates, whose first matmul computed the forget block twice).
   The peephole LSTM runs the LSTM's loop with its peepholes (155 -> 119
-  ms in one process as a loop on the autograd tape, 125 -> 112 ms with
-  `torch_lstm`'s hand-written backward pass), and the layer-normalized LSTM
-  and (`reset_after`) GRU the loops of `torch_layer_norm` on PyTorch's
+  ms in one process as a loop on the autograd tape; 116-121 -> 94-95 ms
+  with `torch_lstm`'s hand-written backward pass), and the layer-normalized
+  LSTM and (`reset_after`) GRU the loops of `torch_layer_norm` on PyTorch's
   layer-norm kernels with `LN(x W)` computed for all steps at once (LSTM
   293 -> 158 ms, GRU 241 -> 105 ms on the tape; hand-written backward
-  passes: LSTM 162 -> 157 ms, GRU 129 -> 112 ms).
+  passes: LSTM 145-154 -> 139-142 ms, GRU 118-122 -> 99 ms; both
+  `docs/scripts/fast_loops_ab.py`).
 - **JAX and TensorFlow on the CPU.** Keras's generic loop (`lax.scan`,
   `tf.while_loop`) over the fused-gate cell is already as fast as the
   built-in layers (Keras's default `jit_compile="auto"` turns XLA off on a
@@ -210,7 +211,9 @@ def _torch_cell_loop(layer, cell, sequences, initial_state, mask, training):
         return None
     x, states, mask = prepared
     output, outputs = None, []
-    for t, x_t in enumerate(x.unbind(1)):  # unbind: see _lstm_loop
+    # unbind: its backward stacks the step gradients once; x[:, t] would
+    # scatter each into a zero tensor of the whole sequence's size.
+    for t, x_t in enumerate(x.unbind(1)):
         step_output, new_states = cell.call(x_t, states, training=training)
         new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
         if mask is None:
@@ -428,7 +431,7 @@ def _gru_loop(cell, x, states, mask, kernel, recurrent_kernel, bias, zero_output
     outputs = []
     gates_kernel = recurrent_kernel[:, : 2 * units]
     candidate_kernel = recurrent_kernel[:, 2 * units :]
-    for t, p in enumerate(projected.unbind(1)):  # unbind: see _lstm_loop
+    for t, p in enumerate(projected.unbind(1)):  # unbind: see _torch_cell_loop
         if reset_after:
             inner = torch.matmul(h, recurrent_kernel)
             if recurrent_bias is not None:
@@ -460,7 +463,7 @@ def _mgu_loop(x, states, mask, kernel, recurrent_kernel, bias, zero_output_for_m
     h = states[0]
     output = torch.zeros_like(h)
     outputs = []
-    for t, p in enumerate(projected.unbind(1)):  # unbind: see _lstm_loop
+    for t, p in enumerate(projected.unbind(1)):  # unbind: see _torch_cell_loop
         p_f, p_h = p.chunk(2, 1)
         f = torch.sigmoid(torch.addmm(p_f, h, forget_kernel))
         candidate = torch.tanh(torch.addmm(p_h, f * h, candidate_kernel))
