@@ -23,7 +23,14 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from keras_rnnzoo.layers.torch_lstm import masked_step, sigmoid_backward, step_gradients, step_weights, tanh_backward
+from keras_rnnzoo.layers.torch_lstm import (
+    masked_step,
+    recurrent_kernel_gradient,
+    sigmoid_backward,
+    step_gradients,
+    step_weights,
+    tanh_backward,
+)
 
 # The overloads themselves: calling `torch.ops.aten.X` picks one per call, which cost more than
 # the operation on a small tensor (native_layer_norm: 14 us through `torch.ops.aten`, 6.7 us as
@@ -92,12 +99,6 @@ def _block_norm_backward(d_normalized, r, mean, rstd, blocks):
     return d_r.view(batch, width)
 
 
-def _recurrent_kernel_gradient(h0, states, d_recurrent):
-    """`sum_t h_(t-1)^T d(h_(t-1) W)` over all steps in one matmul (`d_recurrent`: `(steps, batch, width)`)."""
-    previous = torch.stack([h0, *states[:-1]])
-    return torch.mm(previous.reshape(-1, h0.shape[-1]).T, d_recurrent.reshape(-1, d_recurrent.shape[-1]))
-
-
 class _LayerNormLSTM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, projected, h0, c0, recurrent_kernel, recurrent_gamma, cell_gamma, cell_beta, epsilon, mask):
@@ -157,7 +158,7 @@ class _LayerNormLSTM(torch.autograd.Function):
             dh = torch.mm(d_r, recurrent_kernel_t)
             if skipped is not None:
                 dh, dc = dh + skipped[0], dc + skipped[1]
-        d_recurrent_kernel = _recurrent_kernel_gradient(h0, states, d_recurrent)
+        d_recurrent_kernel = recurrent_kernel_gradient(h0, states, d_recurrent)
         return d_projected, dh, dc, d_recurrent_kernel, d_recurrent_gamma.sum(0), d_cell_gamma, d_cell_beta, None, None
 
 
@@ -210,7 +211,7 @@ class _LayerNormGRU(torch.autograd.Function):
             dh = torch.addmm(dh_new * update, d_r, recurrent_kernel_t)
             if skipped is not None:
                 dh = dh + skipped[0]
-        d_recurrent_kernel = _recurrent_kernel_gradient(h0, states, d_recurrent)
+        d_recurrent_kernel = recurrent_kernel_gradient(h0, states, d_recurrent)
         d_recurrent_bias = None if recurrent_bias is None else d_inners.sum((0, 1))
         return d_projected, dh, d_recurrent_kernel, d_recurrent_gamma.sum(0), d_recurrent_bias, None, None
 

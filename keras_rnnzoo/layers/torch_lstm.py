@@ -89,6 +89,12 @@ def step_gradients(keep, t, d_output, d_states, d_carried):
     return d_new, tuple(d - d * k for d in d_states), d_carried - d_carried * k
 
 
+def recurrent_kernel_gradient(h0, states, d_recurrent):
+    """`sum_t h_(t-1)^T d(h_(t-1) W)` over all steps in one matmul (`d_recurrent`: `(steps, batch, width)`)."""
+    previous = torch.stack([h0, *states[:-1]])
+    return torch.mm(previous.reshape(-1, h0.shape[-1]).T, d_recurrent.reshape(-1, d_recurrent.shape[-1]))
+
+
 class _LSTMRecurrence(torch.autograd.Function):
     """Time-major inside: `projected` is `(steps, batch, 4 units)` with gate blocks `i, f, o, c`.
 
@@ -107,37 +113,34 @@ class _LSTMRecurrence(torch.autograd.Function):
         keep = step_weights(mask, projected.dtype)
         p_if = torch.stack([p_i, p_f]) if peephole else None
         h, c, output = h0, c0, torch.zeros_like(h0)
-        sigmoids, candidates, tanh_candidates, states, cells, outputs = [], [], [], [], [], []
+        saved, states, cells, outputs = [], [], [], []
         for t in range(steps):
             z = torch.addmm(projected[t], h, recurrent_kernel)
             if peephole:  # i and f see the old cell state, o the new one
                 z_if = z[:, : 2 * units].view(batch, 2, units)
                 i, f = torch.sigmoid(torch.addcmul(z_if, p_if, c.unsqueeze(1))).unbind(1)
             else:
-                s = torch.sigmoid(z[:, : 3 * units])
-                i, f, o = s.chunk(3, 1)
+                i, f, o = torch.sigmoid(z[:, : 3 * units]).chunk(3, 1)
             g = torch.tanh(z[:, 3 * units :])
             c_new = torch.addcmul(i * g, f, c)
             if peephole:
                 o = torch.sigmoid(torch.addcmul(z[:, 2 * units : 3 * units], p_o, c_new))
-                s = (i, f, o)
             tanh_c = torch.tanh(c_new)
             h_new = o * tanh_c
             (h, c), output = masked_step(keep, t, (h, c), (h_new, c_new), output)
-            sigmoids.append(s)
-            candidates.append((g, c_new, tanh_c))
+            saved.append((i, f, o, g, c_new, tanh_c))
             states.append(h)
             cells.append(c)
             outputs.append(output)
         ctx.save_for_backward(h0, c0, recurrent_kernel, p_i, p_f, p_o, keep)
-        ctx.sigmoids, ctx.candidates, ctx.states, ctx.cells = sigmoids, candidates, states, cells
+        ctx.saved, ctx.states, ctx.cells = saved, states, cells
         return torch.stack(outputs), h.clone(), c.clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_outputs, d_h, d_c):
         h0, c0, recurrent_kernel, p_i, p_f, p_o, keep = ctx.saved_tensors
-        sigmoids, candidates, states, cells = ctx.sigmoids, ctx.candidates, ctx.states, ctx.cells
+        saved, states, cells = ctx.saved, ctx.states, ctx.cells
         steps, units = len(states), h0.shape[-1]
         peephole = p_i is not None
         d_z = d_outputs.new_empty((steps, h0.shape[0], 4 * units))
@@ -146,8 +149,7 @@ class _LSTMRecurrence(torch.autograd.Function):
         d_carried = torch.zeros_like(h0)  # the gradient of a masked step's repeated output
         for t in reversed(range(steps)):
             (dh_new, dc_new), skipped, d_carried = step_gradients(keep, t, d_outputs[t], (dh, dc), d_carried)
-            i, f, o = sigmoids[t] if peephole else sigmoids[t].chunk(3, 1)
-            g, c_new, tanh_c = candidates[t]
+            i, f, o, g, c_new, tanh_c = saved[t]
             c_previous = cells[t - 1] if t else c0
             d_o = sigmoid_backward(dh_new * tanh_c, o)
             dc_new = dc_new + tanh_backward(dh_new * o, tanh_c)
@@ -163,13 +165,12 @@ class _LSTMRecurrence(torch.autograd.Function):
             dh = torch.mm(d_z[t], recurrent_kernel_t)
             if skipped is not None:
                 dh, dc = dh + skipped[0], dc + skipped[1]
-        previous_states = torch.stack([h0, *states[:-1]])
-        d_recurrent_kernel = torch.mm(previous_states.reshape(-1, units).T, d_z.reshape(-1, 4 * units))
+        d_recurrent_kernel = recurrent_kernel_gradient(h0, states, d_z)
         d_peepholes = (None, None, None)
         if peephole:
             previous_cells = torch.stack([c0, *cells[:-1]])
             d_i, d_f, d_o, _ = d_z.chunk(4, -1)
-            new_cells = torch.stack([c_new for _, c_new, _ in candidates])
+            new_cells = torch.stack([step[4] for step in saved])
             d_peepholes = tuple((d * c).sum((0, 1)) for d, c in ((d_i, previous_cells), (d_f, previous_cells), (d_o, new_cells)))
         return (d_z, dh, dc, d_recurrent_kernel, *d_peepholes, None)
 
