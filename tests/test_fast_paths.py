@@ -18,6 +18,8 @@ from keras_rnnzoo.layers.fast import fast_inner_loop, fast_paths, fast_paths_ena
 
 BATCH, TIME, FEATURES, UNITS = 3, 6, 4, 5
 ON_TORCH = keras.backend.backend() == "torch"
+# TensorFlow on the CPU runs the unmasked LSTM on tf_lstm.py's XLA loop
+ON_TENSORFLOW_CPU = keras.backend.backend() == "tensorflow" and not on_accelerator()
 # JAX on a GPU / TPU takes the hoisted scan of jax_scan.py for the LSTM and GRU (mixed precision too)
 ON_JAX_ACCELERATOR = keras.backend.backend() == "jax" and on_accelerator()
 needs_fast_path = pytest.mark.skipif(
@@ -108,6 +110,10 @@ def test_last_output_only(kind, inputs):
 @needs_fast_path
 @pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", *TIGHT_LOOP_VARIANTS])
 def test_stateful_training_steps(kind, inputs):
+    _check_stateful_training_steps(kind, inputs)
+
+
+def _check_stateful_training_steps(kind, inputs):
     # The state variables are assigned after the forward pass; the backward
     # pass of the fused kernel must not see them changed in place.
     layer_class, kwargs = TORCH_KINDS[kind]
@@ -233,6 +239,7 @@ def test_cell_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
 def test_fast_path_where_it_applies_and_switchable():
     taken = _probe(layers.LSTM(UNITS)) is not None
     assert taken == (ON_TORCH or ON_JAX_ACCELERATOR)
+    assert (_probe(layers.LSTM(UNITS), training=True) is not None) == (ON_TORCH or ON_JAX_ACCELERATOR or ON_TENSORFLOW_CPU)
     assert fast_paths_enabled()
     with fast_paths(False):
         assert _probe(layers.GRU(UNITS)) is None
@@ -249,10 +256,14 @@ def test_recurrent_dropout_in_training_takes_the_cell_loop(inputs):
 @needs_fast_path
 @pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", *TIGHT_LOOP_VARIANTS])
 def test_single_step_streaming_loop(kind, rng):
+    _check_single_step(kind, rng)
+
+
+def _check_single_step(kind, rng, **call_kwargs):
     layer_class, kwargs = TORCH_KINDS[kind]
     layer = layer_class(UNITS, return_sequences=True, return_state=True, **kwargs)
     layer.build((1, 1, FEATURES))
-    _compare(layer, rng.normal(size=(1, 1, FEATURES)).astype("float32"))
+    _compare(layer, rng.normal(size=(1, 1, FEATURES)).astype("float32"), **call_kwargs)
 
 
 # ------------------------------------------------- JAX accelerator loop (jax_scan.py)
@@ -547,3 +558,102 @@ def test_torch_compile_leaves_the_minimal_loop_out_of_the_graph():
             assert_close(compiled(x), layer(x), atol=1e-6)
     torch._dynamo.reset()
     assert counts[0] == counts[1], counts
+
+
+# ------------------------------------------------ TensorFlow: the LSTM's XLA loop (tf_lstm.py)
+needs_tf_loop = pytest.mark.skipif(not ON_TENSORFLOW_CPU, reason="tf_lstm is the TensorFlow CPU loop")
+
+
+@needs_tf_loop
+@pytest.mark.parametrize("kind", ["lstm", "lstm_no_bias"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_tensorflow_lstm_loop_matches_generic_loop(kind, go_backwards, return_sequences, inputs, rng):
+    layer_class, kwargs = KINDS[kind]
+    layer = layer_class(UNITS, return_sequences=return_sequences, return_state=True, go_backwards=go_backwards, **kwargs)
+    layer.build((BATCH, TIME, FEATURES))
+    assert _probe(layer, training=True) is not None
+    _compare(layer, inputs, training=True)
+    states = [keras.ops.convert_to_tensor(rng.normal(size=(BATCH, UNITS)).astype("float32")) for _ in range(2)]
+    _compare(layer, inputs, initial_state=states, training=True)
+
+
+@needs_tf_loop
+def test_tensorflow_lstm_loop_stateful_and_single_step(inputs, rng):
+    _check_stateful_training_steps("lstm", inputs)
+    _check_single_step("lstm", rng, training=True)
+
+
+@needs_tf_loop
+def test_tensorflow_lstm_loop_only_for_unmasked_lstm_training():
+    """Inference and export keep Keras's loop (tf2onnx cannot convert an XLA-compiled function)."""
+    assert _probe(layers.LSTM(UNITS), training=False) is None
+    assert _probe(layers.LSTM(UNITS), mask=MASKS["holes"], training=True) is None
+    assert _probe(layers.LSTM(UNITS, activation="relu"), training=True) is None
+    assert _probe(layers.GRU(UNITS), training=True) is None
+    assert _probe(layers.PeepholeLSTM(UNITS), training=True) is None
+    assert _probe(layers.LSTM(UNITS, recurrent_dropout=0.3), training=True) is None
+
+
+@needs_tf_loop
+def test_tensorflow_lstm_recurrence_gradients_equal_autodiff_of_the_plain_loop():
+    """Every argument's gradient (initial states too), through all outputs and the final states, in float64."""
+    import tensorflow as tf
+
+    from keras_rnnzoo.layers.tf_lstm import lstm_recurrence
+
+    generator = np.random.default_rng(5)
+    steps, batch, features, units = 7, 3, 4, 5
+    shapes = [(steps, batch, features), (features, 4 * units), (units, 4 * units), (4 * units,), (batch, units), (batch, units)]
+    arguments = [tf.constant(0.7 * generator.normal(size=shape)) for shape in shapes]
+
+    def plain(x, kernel, recurrent_kernel, bias, h, c):
+        outputs = []
+        for x_t in tf.unstack(x):
+            z_i, z_f, z_c, z_o = tf.split(x_t @ kernel + h @ recurrent_kernel + bias, 4, axis=1)
+            c = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * tf.tanh(z_c)
+            h = tf.sigmoid(z_o) * tf.tanh(c)
+            outputs.append(h)
+        return tf.stack(outputs), h, c
+
+    def value_and_gradients(function):
+        with tf.GradientTape() as tape:
+            tape.watch(arguments)
+            outputs, h, c = function(*arguments)
+            loss = tf.reduce_sum(tf.sin(outputs)) + tf.reduce_sum(tf.cos(3.0 * h)) + tf.reduce_sum(c * c)
+        return [outputs, h, c], tape.gradient(loss, arguments)
+
+    expected_values, expected_gradients = value_and_gradients(plain)
+    values, gradients = value_and_gradients(lstm_recurrence)
+    names = ["x", "kernel", "recurrent_kernel", "bias", "h0", "c0"]
+    for name, got, want in zip(["outputs", "h", "c", *names], values + gradients, expected_values + expected_gradients):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-10, err_msg=name)
+
+
+@needs_tf_loop
+def test_tensorflow_lstm_loop_in_training(inputs):
+    """Input dropout keeps the XLA loop; Keras's compiled training step (no XLA, and with XLA) trains the same weights."""
+    layer = layers.LSTM(UNITS, dropout=0.5, seed=3)
+    fast, plain = _fast_and_generic_in_training(layer, inputs)
+    assert fast is not None
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fast[0]), keras.ops.convert_to_numpy(plain[0]), atol=1e-5)
+    targets = np.ones((BATCH, 1), "float32")
+    for jit_compile in (False, True):
+        weights = None
+        results = []
+        for enabled in (True, False):
+            keras.utils.set_random_seed(SEED_FOR_TRAINING)
+            with fast_paths(enabled):
+                model = keras.Sequential([keras.Input((TIME, FEATURES)), layers.LSTM(UNITS), keras.layers.Dense(1)])
+                model.compile(keras.optimizers.SGD(0.1), "mse", jit_compile=jit_compile)
+                if weights is None:
+                    weights = model.get_weights()
+                model.set_weights(weights)
+                losses = [model.train_on_batch(inputs, targets) for _ in range(3)]
+            results.append((losses, model.get_weights()))
+        np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5)
+        for fast_weight, plain_weight in zip(results[0][1], results[1][1]):
+            np.testing.assert_allclose(fast_weight, plain_weight, atol=1e-5)
+
+
+SEED_FOR_TRAINING = 11

@@ -78,6 +78,7 @@ of another dtype than the weights), cells from outside keras_rnnzoo, and
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import keras
@@ -120,13 +121,20 @@ def fast_paths(enabled: bool) -> Iterator[None]:
 def fast_inner_loop(layer, sequences, initial_state, mask, training):
     """`(last_output, outputs, states)` like `keras.layers.RNN.inner_loop`, or `None`."""
     backend = keras.backend.backend()
-    if not _ENABLED or layer.unroll or backend not in ("torch", "jax"):
+    if not _ENABLED or layer.unroll or backend not in ("torch", "jax", "tensorflow"):
         return None
     cell = layer.cell
     if not isinstance(cell, RecurrentCell):
         return None
     if isinstance(mask, (list, tuple)):
         mask = mask[0]
+    if backend == "tensorflow":
+        # Training only: inference and export (SavedModel, TFLite, ONNX through tf2onnx, which cannot
+        # convert an XLA-compiled function) keep Keras's loop, as fast as the built-in's there.
+        applies = training and type(cell) is LSTMCell and mask is None and _standard_gates(cell, training)
+        if applies and not _tensorflow_on_gpu():
+            return _tf_lstm_loop(layer, cell, sequences, initial_state, training)
+        return None
     if backend == "jax":
         if type(cell) in (LSTMCell, GRUCell) and _standard_gates(cell, training) and jax_scan.accelerator_loop_applies():
             is_lstm = isinstance(cell, LSTMCell)
@@ -172,6 +180,35 @@ def _jax_rematerialized_loop(layer, cell, sequences, initial_state, mask, traini
         zero_output_for_mask=layer.zero_output_for_mask,
         return_all_outputs=layer.return_sequences,
     )
+
+
+# --------------------------------------------------------------- TensorFlow
+@functools.cache
+def _tensorflow_on_gpu() -> bool:
+    """Whether TensorFlow sees a GPU (there Keras's own LSTM runs cuDNN; the XLA loop is for the CPU)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def _tf_lstm_loop(layer, cell, sequences, initial_state, training):
+    """The LSTM on `tf_lstm`'s XLA loop (no mask, known length, inputs in the weights' dtype), or `None`."""
+    import tensorflow as tf
+
+    from keras_rnnzoo.layers.tf_lstm import lstm_recurrence
+
+    x = sequences
+    dtype = cell.kernel.dtype
+    if x.shape[1] is None or keras.backend.standardize_dtype(x.dtype) != dtype:
+        return None  # unknown length: XLA compiles per shape; mixed precision: the generic loop autocasts per step
+    if training and 0.0 < cell.dropout < 1.0:
+        x = x * cell.get_dropout_mask(x[:, 0, :])[:, None, :]
+    if layer.go_backwards:
+        x = tf.reverse(x, [1])
+    bias = cell.bias if cell.bias is not None else tf.zeros([4 * cell.units], dtype)
+    h0, c0 = (tf.cast(state, dtype) for state in initial_state)
+    outputs, h, c = lstm_recurrence(tf.transpose(x, [1, 0, 2]), cell.kernel, cell.recurrent_kernel, bias, h0, c0)
+    return h, tf.transpose(outputs, [1, 0, 2]), [h, c]
 
 
 # ------------------------------------------------------------------ PyTorch

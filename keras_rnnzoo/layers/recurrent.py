@@ -142,7 +142,7 @@ def _check_initial_state(layer, initial_state, sequences) -> None:
         )
     batch = sequences.shape[0]
     for index, (state, size) in enumerate(zip(states, sizes)):
-        shape = tuple(ops.shape(state))
+        shape = tuple(state.shape) if hasattr(state, "shape") else tuple(ops.shape(state))  # static: None if unknown
         ok = len(shape) == 2 and shape[1] in (None, size)
         ok = ok and (batch is None or shape[0] is None or shape[0] == batch)
         if not ok:

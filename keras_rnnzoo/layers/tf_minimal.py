@@ -31,6 +31,19 @@ from keras_rnnzoo.layers.minimal import masked_coefficients
 CHUNK_STEPS = 16
 
 
+def counted_loop(count, body, carry, reverse=False):
+    """`tf.while_loop` over `range(count)` (reversed if asked): `body(i, *carry) -> carry`; returns the last carry.
+
+    >>> counted_loop(3, lambda i, total: (total * 10 + i,), (tf.constant(0),))[0].numpy()
+    np.int32(12)
+    """
+
+    def step(i, *carry):
+        return (i + 1, *body(count - 1 - i if reverse else i, *carry))
+
+    return tf.while_loop(lambda i, *_: i < count, step, (tf.constant(0), *carry), maximum_iterations=count)[1:]
+
+
 class FusedScan:
     """Every `h_t` of `h_t = a_t h_(t-1) + b_t`, `(a_t, b_t) = coefficients(x_t kernel + bias)`.
 
@@ -85,14 +98,6 @@ class FusedScan:
         tensor = tf.pad(tensor, [[0, padding], [0, 0], [0, 0]])  # padded steps have keep = 0: masked
         return tf.reshape(tensor, [tensor.shape[0] // self.chunk, self.chunk, -1, tensor.shape[2]])
 
-    def _loop(self, count, body, carry, reverse=False):
-        """`tf.while_loop` over `range(count)` (reversed if asked): `body(i, *carry) -> carry`."""
-
-        def step(i, *carry):
-            return (i + 1, *body(count - 1 - i if reverse else i, *carry))
-
-        return tf.while_loop(lambda i, *_: i < count, step, (tf.constant(0), *carry), maximum_iterations=count)[1:]
-
     # ------------------------------------------------------------ the loops
     def _forward_loop(self, x, kernel, bias, h0, keep):
         x_chunks, keep_chunks = self._chunks(x), self._chunks(keep)
@@ -105,10 +110,10 @@ class FusedScan:
                 h = a[t] * h + b[t]
                 return h, chunk_outputs.write(t, h)
 
-            h, chunk_outputs = self._loop(self.chunk, step, (h, tf.TensorArray(tf.float32, self.chunk)))
+            h, chunk_outputs = counted_loop(self.chunk, step, (h, tf.TensorArray(tf.float32, self.chunk)))
             return h, outputs.write(i, chunk_outputs.stack())
 
-        _, outputs = self._loop(count, chunk_step, (h0, tf.TensorArray(tf.float32, count)))
+        _, outputs = counted_loop(count, chunk_step, (h0, tf.TensorArray(tf.float32, count)))
         return tf.reshape(outputs.stack(), [count * self.chunk, -1, h0.shape[1]])
 
     def _backward_loop(self, x, kernel, bias, h0, keep, outputs, d_outputs):
@@ -130,7 +135,7 @@ class FusedScan:
                 return dh * a[t], da.write(t, dh * previous_i[t]), db.write(t, dh)
 
             new_array = lambda: tf.TensorArray(tf.float32, self.chunk)  # noqa: E731
-            dh, da, db = self._loop(self.chunk, step, (dh, new_array(), new_array()), reverse=True)
+            dh, da, db = counted_loop(self.chunk, step, (dh, new_array(), new_array()), reverse=True)
             dk = tape.gradient([a, b], k, output_gradients=[da.stack(), db.stack()])
             flat_x = tf.reshape(x_chunks[i], [-1, x.shape[2]])
             flat_dk = tf.reshape(dk, [-1, dk.shape[2]])
@@ -138,9 +143,9 @@ class FusedScan:
             return dh, d_kernel, d_bias + tf.reduce_sum(flat_dk, 0), dx.write(i, dk @ tf.transpose(kernel))
 
         carry = (tf.zeros_like(h0), tf.zeros_like(kernel), tf.zeros_like(bias), tf.TensorArray(tf.float32, count))
-        dh0, d_kernel, d_bias, dx = self._loop(count, chunk_step, carry, reverse=True)
+        dh0, d_kernel, d_bias, dx = counted_loop(count, chunk_step, carry, reverse=True)
         dx = tf.reshape(dx.stack(), [-1, tf.shape(x)[1], x.shape[2]])[:steps]
         return dx, d_kernel, d_bias, dh0
 
 
-__all__ = ["CHUNK_STEPS", "FusedScan"]
+__all__ = ["CHUNK_STEPS", "FusedScan", "counted_loop"]
