@@ -18,7 +18,7 @@ from keras_rnnzoo.layers.fast import fast_inner_loop, fast_paths, fast_paths_ena
 
 BATCH, TIME, FEATURES, UNITS = 3, 6, 4, 5
 ON_TORCH = keras.backend.backend() == "torch"
-# TensorFlow on the CPU runs the unmasked LSTM on tf_lstm.py's XLA loop
+# TensorFlow on the CPU trains the unmasked LSTM and GRU on XLA loops (tf_lstm.py, tf_gru.py)
 ON_TENSORFLOW_CPU = keras.backend.backend() == "tensorflow" and not on_accelerator()
 # JAX on a GPU / TPU takes the hoisted scan of jax_scan.py for the LSTM and GRU (mixed precision too)
 ON_JAX_ACCELERATOR = keras.backend.backend() == "jax" and on_accelerator()
@@ -560,80 +560,107 @@ def test_torch_compile_leaves_the_minimal_loop_out_of_the_graph():
     assert counts[0] == counts[1], counts
 
 
-# ------------------------------------------------ TensorFlow: the LSTM's XLA loop (tf_lstm.py)
-needs_tf_loop = pytest.mark.skipif(not ON_TENSORFLOW_CPU, reason="tf_lstm is the TensorFlow CPU loop")
+# ------------------------------------ TensorFlow: the LSTM's and GRU's XLA loops (tf_lstm.py, tf_gru.py)
+needs_tf_loop = pytest.mark.skipif(not ON_TENSORFLOW_CPU, reason="tf_lstm / tf_gru are TensorFlow CPU loops")
 
 
 @needs_tf_loop
-@pytest.mark.parametrize("kind", ["lstm", "lstm_no_bias"])
+@pytest.mark.parametrize("kind", ["lstm", "lstm_no_bias", "gru_reset_after", "gru_no_bias"])
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("return_sequences", [False, True])
-def test_tensorflow_lstm_loop_matches_generic_loop(kind, go_backwards, return_sequences, inputs, rng):
+def test_tensorflow_loop_matches_generic_loop(kind, go_backwards, return_sequences, inputs, rng):
     layer_class, kwargs = KINDS[kind]
     layer = layer_class(UNITS, return_sequences=return_sequences, return_state=True, go_backwards=go_backwards, **kwargs)
     layer.build((BATCH, TIME, FEATURES))
     assert _probe(layer, training=True) is not None
     _compare(layer, inputs, training=True)
-    states = [keras.ops.convert_to_tensor(rng.normal(size=(BATCH, UNITS)).astype("float32")) for _ in range(2)]
+    states = [keras.ops.convert_to_tensor(rng.normal(size=(BATCH, UNITS)).astype("float32")) for _ in layer.state_size]
     _compare(layer, inputs, initial_state=states, training=True)
 
 
 @needs_tf_loop
-def test_tensorflow_lstm_loop_stateful_and_single_step(inputs, rng):
-    _check_stateful_training_steps("lstm", inputs)
-    _check_single_step("lstm", rng, training=True)
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after"])
+def test_tensorflow_loop_stateful_and_single_step(kind, inputs, rng):
+    _check_stateful_training_steps(kind, inputs)
+    _check_single_step(kind, rng, training=True)
 
 
 @needs_tf_loop
-def test_tensorflow_lstm_loop_only_for_unmasked_lstm_training():
+def test_tensorflow_loop_only_for_unmasked_lstm_and_gru_training():
     """Inference and export keep Keras's loop (tf2onnx cannot convert an XLA-compiled function)."""
     assert _probe(layers.LSTM(UNITS), training=False) is None
     assert _probe(layers.LSTM(UNITS), mask=MASKS["holes"], training=True) is None
     assert _probe(layers.LSTM(UNITS, activation="relu"), training=True) is None
-    assert _probe(layers.GRU(UNITS), training=True) is None
+    assert _probe(layers.GRU(UNITS, reset_after=False), training=True) is None
     assert _probe(layers.PeepholeLSTM(UNITS), training=True) is None
     assert _probe(layers.LSTM(UNITS, recurrent_dropout=0.3), training=True) is None
 
 
+def _plain_tf_lstm(x, kernel, recurrent_kernel, bias, h, c):
+    import tensorflow as tf
+
+    outputs = []
+    for x_t in tf.unstack(x):
+        z_i, z_f, z_c, z_o = tf.split(x_t @ kernel + h @ recurrent_kernel + bias, 4, axis=1)
+        c = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * tf.tanh(z_c)
+        h = tf.sigmoid(z_o) * tf.tanh(c)
+        outputs.append(h)
+    return tf.stack(outputs), h, c
+
+
+def _plain_tf_gru(x, kernel, recurrent_kernel, input_bias, recurrent_bias, h):
+    import tensorflow as tf
+
+    outputs = []
+    for x_t in tf.unstack(x):
+        x_z, x_r, x_h = tf.split(x_t @ kernel + input_bias, 3, axis=1)
+        inner_z, inner_r, inner_h = tf.split(h @ recurrent_kernel + recurrent_bias, 3, axis=1)
+        z, r = tf.sigmoid(x_z + inner_z), tf.sigmoid(x_r + inner_r)
+        h = z * h + (1 - z) * tf.tanh(x_h + r * inner_h)
+        outputs.append(h)
+    return tf.stack(outputs), h
+
+
 @needs_tf_loop
-def test_tensorflow_lstm_recurrence_gradients_equal_autodiff_of_the_plain_loop():
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_tensorflow_recurrence_gradients_equal_autodiff_of_the_plain_loop(kind):
     """Every argument's gradient (initial states too), through all outputs and the final states, in float64."""
     import tensorflow as tf
 
+    from keras_rnnzoo.layers.tf_gru import gru_recurrence
     from keras_rnnzoo.layers.tf_lstm import lstm_recurrence
 
     generator = np.random.default_rng(5)
     steps, batch, features, units = 7, 3, 4, 5
-    shapes = [(steps, batch, features), (features, 4 * units), (units, 4 * units), (4 * units,), (batch, units), (batch, units)]
+    if kind == "lstm":
+        names = ["x", "kernel", "recurrent_kernel", "bias", "h0", "c0"]
+        shapes = [(steps, batch, features), (features, 4 * units), (units, 4 * units), (4 * units,), (batch, units), (batch, units)]
+        plain, compiled = _plain_tf_lstm, lstm_recurrence
+    else:
+        names = ["x", "kernel", "recurrent_kernel", "input_bias", "recurrent_bias", "h0"]
+        shapes = [(steps, batch, features), (features, 3 * units), (units, 3 * units), (3 * units,), (3 * units,), (batch, units)]
+        plain, compiled = _plain_tf_gru, gru_recurrence
     arguments = [tf.constant(0.7 * generator.normal(size=shape)) for shape in shapes]
-
-    def plain(x, kernel, recurrent_kernel, bias, h, c):
-        outputs = []
-        for x_t in tf.unstack(x):
-            z_i, z_f, z_c, z_o = tf.split(x_t @ kernel + h @ recurrent_kernel + bias, 4, axis=1)
-            c = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * tf.tanh(z_c)
-            h = tf.sigmoid(z_o) * tf.tanh(c)
-            outputs.append(h)
-        return tf.stack(outputs), h, c
 
     def value_and_gradients(function):
         with tf.GradientTape() as tape:
             tape.watch(arguments)
-            outputs, h, c = function(*arguments)
-            loss = tf.reduce_sum(tf.sin(outputs)) + tf.reduce_sum(tf.cos(3.0 * h)) + tf.reduce_sum(c * c)
-        return [outputs, h, c], tape.gradient(loss, arguments)
+            outputs, *final = function(*arguments)
+            loss = tf.reduce_sum(tf.sin(outputs)) + tf.reduce_sum(tf.cos(3.0 * final[0])) + tf.reduce_sum(final[-1] ** 2)
+        return [outputs, *final], tape.gradient(loss, arguments)
 
     expected_values, expected_gradients = value_and_gradients(plain)
-    values, gradients = value_and_gradients(lstm_recurrence)
-    names = ["x", "kernel", "recurrent_kernel", "bias", "h0", "c0"]
-    for name, got, want in zip(["outputs", "h", "c", *names], values + gradients, expected_values + expected_gradients):
+    values, gradients = value_and_gradients(compiled)
+    value_names = ["outputs", "h", "c"][: len(values)]
+    for name, got, want in zip(value_names + names, values + gradients, expected_values + expected_gradients):
         np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-10, err_msg=name)
 
 
 @needs_tf_loop
-def test_tensorflow_lstm_loop_in_training(inputs):
+@pytest.mark.parametrize("layer_class", [layers.LSTM, layers.GRU])
+def test_tensorflow_loop_in_training(layer_class, inputs):
     """Input dropout keeps the XLA loop; Keras's compiled training step (no XLA, and with XLA) trains the same weights."""
-    layer = layers.LSTM(UNITS, dropout=0.5, seed=3)
+    layer = layer_class(UNITS, dropout=0.5, seed=3)
     fast, plain = _fast_and_generic_in_training(layer, inputs)
     assert fast is not None
     np.testing.assert_allclose(keras.ops.convert_to_numpy(fast[0]), keras.ops.convert_to_numpy(plain[0]), atol=1e-5)
@@ -644,7 +671,7 @@ def test_tensorflow_lstm_loop_in_training(inputs):
         for enabled in (True, False):
             keras.utils.set_random_seed(SEED_FOR_TRAINING)
             with fast_paths(enabled):
-                model = keras.Sequential([keras.Input((TIME, FEATURES)), layers.LSTM(UNITS), keras.layers.Dense(1)])
+                model = keras.Sequential([keras.Input((TIME, FEATURES)), layer_class(UNITS), keras.layers.Dense(1)])
                 model.compile(keras.optimizers.SGD(0.1), "mse", jit_compile=jit_compile)
                 if weights is None:
                     weights = model.get_weights()

@@ -138,9 +138,10 @@ def fast_inner_loop(layer, sequences, initial_state, mask, training):
     if backend == "tensorflow":
         # Training only: inference and export (SavedModel, TFLite, ONNX through tf2onnx, which cannot
         # convert an XLA-compiled function) keep Keras's loop, as fast as the built-in's there.
-        applies = training and type(cell) is LSTMCell and mask is None and _standard_gates(cell, training)
+        recurrence = type(cell) is LSTMCell or (type(cell) is GRUCell and cell.reset_after)
+        applies = training and recurrence and mask is None and _standard_gates(cell, training)
         if applies and not _tensorflow_on_gpu():
-            return _tf_lstm_loop(layer, cell, sequences, initial_state, training)
+            return _tf_compiled_loop(layer, cell, sequences, initial_state, training)
         return None
     if backend == "jax":
         if type(cell) in (LSTMCell, GRUCell) and _standard_gates(cell, training) and jax_scan.accelerator_loop_applies():
@@ -198,11 +199,9 @@ def _tensorflow_on_gpu() -> bool:
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-def _tf_lstm_loop(layer, cell, sequences, initial_state, training):
-    """The LSTM on `tf_lstm`'s XLA loop (no mask, known length, inputs in the weights' dtype), or `None`."""
+def _tf_compiled_loop(layer, cell, sequences, initial_state, training):
+    """The LSTM or (`reset_after`) GRU on `tf_lstm`'s / `tf_gru`'s XLA loops (no mask, known length, inputs in the weights' dtype), or `None`."""
     import tensorflow as tf
-
-    from keras_rnnzoo.layers.tf_lstm import lstm_recurrence
 
     x = sequences
     dtype = cell.kernel.dtype
@@ -212,10 +211,22 @@ def _tf_lstm_loop(layer, cell, sequences, initial_state, training):
         x = x * cell.get_dropout_mask(x[:, 0, :])[:, None, :]
     if layer.go_backwards:
         x = tf.reverse(x, [1])
-    bias = cell.bias if cell.bias is not None else tf.zeros([4 * cell.units], dtype)
-    h0, c0 = (tf.cast(state, dtype) for state in initial_state)
-    outputs, h, c = lstm_recurrence(tf.transpose(x, [1, 0, 2]), cell.kernel, cell.recurrent_kernel, bias, h0, c0)
-    return h, tf.transpose(outputs, [1, 0, 2]), [h, c]
+    x = tf.transpose(x, [1, 0, 2])
+    states = [tf.cast(state, dtype) for state in initial_state]
+    bias_shape = [4 * cell.units] if isinstance(cell, LSTMCell) else [2, 3 * cell.units]
+    bias = cell.bias if cell.bias is not None else tf.zeros(bias_shape, dtype)
+    if isinstance(cell, LSTMCell):
+        from keras_rnnzoo.layers.tf_lstm import lstm_recurrence
+
+        outputs, h, c = lstm_recurrence(x, cell.kernel, cell.recurrent_kernel, bias, *states)
+        final = [h, c]
+    else:
+        from keras_rnnzoo.layers.tf_gru import gru_recurrence
+
+        bias = tf.convert_to_tensor(bias)
+        outputs, h = gru_recurrence(x, cell.kernel, cell.recurrent_kernel, bias[0], bias[1], states[0])
+        final = [h]
+    return h, tf.transpose(outputs, [1, 0, 2]), final
 
 
 # ------------------------------------------------------------------ PyTorch
