@@ -43,16 +43,17 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   293 -> 158 ms, GRU 241 -> 105 ms on the tape; hand-written backward
   passes: LSTM 145-154 -> 139-142 ms, GRU 118-122 -> 99 ms; both
   `docs/scripts/fast_loops_ab.py`).
-- **TensorFlow on the CPU, LSTM training.** Unmasked training calls of the
-  LSTM run `tf_lstm`'s loop: the input projection of all steps in one
-  matmul, the time loop and a hand-written backward pass each one
-  XLA-compiled function (Keras's default `jit_compile="auto"` turns XLA off
-  on a CPU-only machine, so Keras's own loop runs op by op). Training step
-  at the default shape 0.99-1.37x the built-in's speed (median of nine
-  `rnnzoo bench` runs 1.27x; before: 0.89-1.05x), 1.86x at 1024 steps.
-  Inference keeps Keras's loop (a tie with the built-in there), and so do
-  SavedModel / TFLite / ONNX exports: tf2onnx cannot convert an
-  XLA-compiled function.
+- **TensorFlow on the CPU, LSTM and GRU training.** Unmasked training
+  calls of the LSTM and the `reset_after=True` GRU run `tf_lstm`'s /
+  `tf_gru`'s loops: the input projection of all steps in one matmul, the
+  time loop and a hand-written backward pass each one XLA-compiled function
+  (Keras's default `jit_compile="auto"` turns XLA off on a CPU-only
+  machine, so Keras's own loop runs op by op). Training step at the default
+  shape: LSTM 0.99-1.38x the built-in's speed (median of twelve `rnnzoo
+  bench` runs 1.29x; before: 0.89-1.06x), 1.5-1.9x at 1024 steps; GRU
+  1.41-1.55x (before 1.14-1.29x). Inference keeps Keras's loop (a tie with
+  the built-ins there), and so do SavedModel / TFLite / ONNX exports:
+  tf2onnx cannot convert an XLA-compiled function.
 - **JAX on the CPU, and other TensorFlow cells.** Keras's generic loop
   (`lax.scan`, `tf.while_loop`) over the fused-gate cell is already as fast
   as the built-in layers. Hoisting the input projection and unrolling

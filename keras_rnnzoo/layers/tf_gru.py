@@ -6,8 +6,10 @@ of all steps is one matmul, the time loop and the backward pass are each one
 pass keeps every step's `h`, gates `z`, `r`, candidate and the candidate's
 recurrent term (`(time, batch, 5 * units)` floats).
 
-Measured (docs/benchmarks.md, "TensorFlow: the LSTM's training on an XLA
-loop", GRU part). tests/test_fast_paths.py checks outputs, final states and
+Measured (docs/benchmarks.md, "TensorFlow: the LSTM's and GRU's training on
+XLA loops"): `rnnzoo.GRU`'s training step 1.41-1.55x `keras.layers.GRU`'s
+speed at batch 64 x 100 steps x 128 units (1.14-1.29x before); no gain at
+32 x 1024 steps. tests/test_fast_paths.py checks outputs, final states and
 every gradient against the generic loop, and this function's gradients
 against TensorFlow's autodiff of a plain loop in float64.
 """

@@ -15,10 +15,10 @@ not compile with XLA.
 The forward pass keeps every step's `h`, `c` and gate activations
 (`(time, batch, 6 * units)` floats) for the backward pass.
 
-Measured (docs/benchmarks.md, "TensorFlow: the LSTM's training on an XLA
-loop"): `rnnzoo.LSTM`'s training step 0.99-1.37x `keras.layers.LSTM`'s speed
-at batch 64 x 100 steps x 128 units (median 1.27x; 0.89-1.05x before), 1.86x
-at 32 x 1024 steps. tests/test_fast_paths.py checks outputs, final states and
+Measured (docs/benchmarks.md, "TensorFlow: the LSTM's and GRU's training on
+XLA loops"): `rnnzoo.LSTM`'s training step 0.99-1.38x `keras.layers.LSTM`'s
+speed at batch 64 x 100 steps x 128 units (median 1.29x; 0.89-1.06x before),
+1.5-1.9x at 32 x 1024 steps. tests/test_fast_paths.py checks outputs, final states and
 every gradient against the generic loop, and this function's gradients
 against TensorFlow's autodiff of a plain loop in float64.
 """
