@@ -142,7 +142,7 @@ def fast_inner_loop(layer, sequences, initial_state, mask, training):
         recurrence = type(cell) is LSTMCell or (type(cell) is GRUCell and cell.reset_after)
         applies = training and recurrence and mask is None and _standard_gates(cell, training)
         if applies and not _tensorflow_on_gpu():
-            return _tf_compiled_loop(layer, cell, sequences, initial_state, training)
+            return _tf_compiled_loop(layer, cell, sequences, initial_state)
         return None
     if backend == "jax":
         if type(cell) in (LSTMCell, GRUCell) and _standard_gates(cell, training) and jax_scan.accelerator_loop_applies():
@@ -200,7 +200,7 @@ def _tensorflow_on_gpu() -> bool:
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-def _tf_compiled_loop(layer, cell, sequences, initial_state, training):
+def _tf_compiled_loop(layer, cell, sequences, initial_state):
     """The LSTM or (`reset_after`) GRU on `tf_lstm`'s / `tf_gru`'s XLA loops (no mask, known length, inputs in the weights' dtype), or `None`."""
     import tensorflow as tf
 
@@ -208,7 +208,7 @@ def _tf_compiled_loop(layer, cell, sequences, initial_state, training):
     dtype = cell.kernel.dtype
     if x.shape[1] is None or keras.backend.standardize_dtype(x.dtype) != dtype:
         return None  # unknown length: XLA compiles per shape; mixed precision: the generic loop autocasts per step
-    if training and 0.0 < cell.dropout < 1.0:
+    if 0.0 < cell.dropout < 1.0:  # training calls only (see fast_inner_loop)
         x = x * cell.get_dropout_mask(x[:, 0, :])[:, None, :]
     if layer.go_backwards:
         x = tf.reverse(x, [1])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_rnnzoo.layers.tf_minimal import counted_loop
+from keras_rnnzoo.layers.tf_loops import counted_loop, input_gradients, previous_states, project, recurrent_kernel_gradient
 
 
 def gru_recurrence(x, kernel, recurrent_kernel, input_bias, recurrent_bias, h0):
@@ -60,8 +60,8 @@ def gru_recurrence(x, kernel, recurrent_kernel, input_bias, recurrent_bias, h0):
 
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=False)
 def _forward(x, kernel, recurrent_kernel, input_bias, recurrent_bias, h0):
-    steps, units = x.shape[0], h0.shape[1]
-    projected = tf.reshape(tf.reshape(x, [-1, x.shape[2]]) @ kernel + input_bias, [steps, -1, 3 * units])
+    steps = x.shape[0]
+    projected = project(x, kernel, input_bias)
 
     def step(t, h, outputs, saved):
         x_z, x_r, x_h = tf.split(projected[t], 3, axis=1)
@@ -79,7 +79,7 @@ def _forward(x, kernel, recurrent_kernel, input_bias, recurrent_bias, h0):
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=False)
 def _backward(x, kernel, recurrent_kernel, h0, outputs, saved, d_outputs, d_h):
     steps, units = x.shape[0], h0.shape[1]
-    previous_h = tf.concat([h0[None], outputs[:-1]], 0)
+    previous_h = previous_states(h0, outputs)
 
     def step(t, dh, d_projected, d_inner):
         z, r, candidate, inner_h = tf.split(saved[t], 4, axis=1)
@@ -95,11 +95,9 @@ def _backward(x, kernel, recurrent_kernel, h0, outputs, saved, d_outputs, d_h):
     dh0, d_projected, d_inner = counted_loop(steps, step, carry, reverse=True)
     d_projected = tf.reshape(d_projected.stack(), [-1, 3 * units])
     d_inner = tf.reshape(d_inner.stack(), [-1, 3 * units])
-    d_kernel = tf.matmul(tf.reshape(x, [-1, x.shape[2]]), d_projected, transpose_a=True)
-    d_recurrent_kernel = tf.matmul(tf.reshape(previous_h, [-1, units]), d_inner, transpose_a=True)
-    dx = tf.reshape(tf.matmul(d_projected, kernel, transpose_b=True), [steps, -1, x.shape[2]])
-    d_biases = tf.reduce_sum(d_projected, 0), tf.reduce_sum(d_inner, 0)
-    return dx, d_kernel, d_recurrent_kernel, *d_biases, dh0
+    dx, d_kernel, d_input_bias = input_gradients(x, kernel, d_projected)
+    d_recurrent_kernel = recurrent_kernel_gradient(previous_h, d_inner)
+    return dx, d_kernel, d_recurrent_kernel, d_input_bias, tf.reduce_sum(d_inner, 0), dh0
 
 
 __all__ = ["gru_recurrence"]

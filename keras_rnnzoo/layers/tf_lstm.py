@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_rnnzoo.layers.tf_minimal import counted_loop
+from keras_rnnzoo.layers.tf_loops import counted_loop, input_gradients, previous_states, project, recurrent_kernel_gradient
 
 
 def lstm_recurrence(x, kernel, recurrent_kernel, bias, h0, c0):
@@ -58,8 +58,7 @@ def lstm_recurrence(x, kernel, recurrent_kernel, bias, h0, c0):
         outputs, cells, gates = _forward(*(tf.stop_gradient(t) for t in (x, kernel, recurrent_kernel, bias, h0, c0)))
 
         def gradient(d_outputs, d_h, d_c):
-            saved = (outputs, cells, gates)
-            return _backward(x, kernel, recurrent_kernel, h0, c0, *saved, d_outputs, d_h, d_c)
+            return _backward(x, kernel, recurrent_kernel, h0, c0, outputs, cells, gates, d_outputs, d_h, d_c)
 
         return (outputs, outputs[-1], cells[-1]), gradient
 
@@ -68,8 +67,8 @@ def lstm_recurrence(x, kernel, recurrent_kernel, bias, h0, c0):
 
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=False)
 def _forward(x, kernel, recurrent_kernel, bias, h0, c0):
-    steps, units = x.shape[0], h0.shape[1]
-    projected = tf.reshape(tf.reshape(x, [-1, x.shape[2]]) @ kernel + bias, [steps, -1, 4 * units])
+    steps = x.shape[0]
+    projected = project(x, kernel, bias)
 
     def step(t, h, c, outputs, cells, gates):
         z_i, z_f, z_c, z_o = tf.split(projected[t] + h @ recurrent_kernel, 4, axis=1)
@@ -86,8 +85,7 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, c0):
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=False)
 def _backward(x, kernel, recurrent_kernel, h0, c0, outputs, cells, gates, d_outputs, d_h, d_c):
     steps, units = x.shape[0], h0.shape[1]
-    previous_h = tf.concat([h0[None], outputs[:-1]], 0)
-    previous_c = tf.concat([c0[None], cells[:-1]], 0)
+    previous_c = previous_states(c0, cells)
 
     def step(t, dh, dc, d_preactivations):
         i, f, g, o = tf.split(gates[t], 4, axis=1)
@@ -102,11 +100,9 @@ def _backward(x, kernel, recurrent_kernel, h0, c0, outputs, cells, gates, d_outp
     carry = (d_h, d_c, tf.TensorArray(x.dtype, steps))
     dh0, dc0, d_preactivations = counted_loop(steps, step, carry, reverse=True)
     dz = tf.reshape(d_preactivations.stack(), [-1, 4 * units])
-    flat_x = tf.reshape(x, [-1, x.shape[2]])
-    d_kernel = tf.matmul(flat_x, dz, transpose_a=True)
-    d_recurrent_kernel = tf.matmul(tf.reshape(previous_h, [-1, units]), dz, transpose_a=True)
-    dx = tf.reshape(tf.matmul(dz, kernel, transpose_b=True), [steps, -1, x.shape[2]])
-    return dx, d_kernel, d_recurrent_kernel, tf.reduce_sum(dz, 0), dh0, dc0
+    dx, d_kernel, d_bias = input_gradients(x, kernel, dz)
+    d_recurrent_kernel = recurrent_kernel_gradient(previous_states(h0, outputs), dz)
+    return dx, d_kernel, d_recurrent_kernel, d_bias, dh0, dc0
 
 
 __all__ = ["lstm_recurrence"]

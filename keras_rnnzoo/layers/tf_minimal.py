@@ -27,21 +27,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_rnnzoo.layers.minimal import masked_coefficients
+from keras_rnnzoo.layers.tf_loops import counted_loop, previous_states
 
 CHUNK_STEPS = 16
-
-
-def counted_loop(count, body, carry, reverse=False):
-    """`tf.while_loop` over `range(count)` (reversed if asked): `body(i, *carry) -> carry`; returns the last carry.
-
-    >>> counted_loop(3, lambda i, total: (total * 10 + i,), (tf.constant(0),))[0].numpy()
-    np.int32(12)
-    """
-
-    def step(i, *carry):
-        return (i + 1, *body(count - 1 - i if reverse else i, *carry))
-
-    return tf.while_loop(lambda i, *_: i < count, step, (tf.constant(0), *carry), maximum_iterations=count)[1:]
 
 
 class FusedScan:
@@ -118,7 +106,7 @@ class FusedScan:
 
     def _backward_loop(self, x, kernel, bias, h0, keep, outputs, d_outputs):
         steps = x.shape[0]
-        previous = tf.concat([h0[None], outputs[: steps - 1]], axis=0)
+        previous = previous_states(h0, outputs[:steps])
         x_chunks, keep_chunks = self._chunks(x), self._chunks(keep)
         previous_chunks, d_output_chunks = self._chunks(previous), self._chunks(d_outputs)
         count = x_chunks.shape[0]
@@ -148,4 +136,4 @@ class FusedScan:
         return dx, d_kernel, d_bias, dh0
 
 
-__all__ = ["CHUNK_STEPS", "FusedScan", "counted_loop"]
+__all__ = ["CHUNK_STEPS", "FusedScan"]

@@ -1,0 +1,45 @@
+"""Shared pieces of the XLA-compiled TensorFlow loops (`tf_lstm`, `tf_gru`, `tf_minimal`): time-major tensors throughout.
+
+>>> import tensorflow as tf
+>>> counted_loop(3, lambda i, total: (total * 10 + i,), (tf.constant(0),))[0].numpy()
+np.int32(12)
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def counted_loop(count, body, carry, reverse=False):
+    """`tf.while_loop` over `range(count)` (reversed if asked): `body(i, *carry) -> carry`; returns the last carry."""
+
+    def step(i, *carry):
+        return (i + 1, *body(count - 1 - i if reverse else i, *carry))
+
+    return tf.while_loop(lambda i, *_: i < count, step, (tf.constant(0), *carry), maximum_iterations=count)[1:]
+
+
+def project(x, kernel, bias):
+    """`x W + b` for every step at once: `(time, batch, features)` -> `(time, batch, kernel columns)`."""
+    return tf.reshape(tf.reshape(x, [-1, x.shape[2]]) @ kernel + bias, [x.shape[0], -1, kernel.shape[1]])
+
+
+def previous_states(initial, states):
+    """The state each step starts from: `initial`, then every step's state but the last."""
+    return tf.concat([initial[None], states[:-1]], 0)
+
+
+def input_gradients(x, kernel, d_projected):
+    """`(dx, d_kernel, d_bias)` of `project(x, kernel, bias)`, given its gradient flattened to `(time * batch, columns)`."""
+    d_kernel = tf.matmul(tf.reshape(x, [-1, x.shape[2]]), d_projected, transpose_a=True)
+    dx = tf.reshape(tf.matmul(d_projected, kernel, transpose_b=True), [x.shape[0], -1, x.shape[2]])
+    return dx, d_kernel, tf.reduce_sum(d_projected, 0)
+
+
+def recurrent_kernel_gradient(previous_h, d_preactivations):
+    """The recurrent kernel's gradient over all steps, one matmul: `sum_t h_(t-1)^T dz_t`."""
+    units = previous_h.shape[2]
+    return tf.matmul(tf.reshape(previous_h, [-1, units]), d_preactivations, transpose_a=True)
+
+
+__all__ = ["counted_loop", "input_gradients", "previous_states", "project", "recurrent_kernel_gradient"]
