@@ -4,7 +4,8 @@ The GRU twin of `tf_lstm` (read its docstring for why): the input projection
 of all steps is one matmul, the time loop and the backward pass are each one
 `tf.function(jit_compile=True)`, joined by `tf.custom_gradient`. The forward
 pass keeps every step's `h`, gates `z`, `r`, candidate and the candidate's
-recurrent term (`(time, batch, 5 * units)` floats).
+recurrent term (`(time, batch, 5 * units)` floats); `dx` is left to a
+TensorFlow op outside the compiled backward pass, as in `tf_lstm`.
 
 Measured (docs/benchmarks.md, "TensorFlow: the LSTM's and GRU's training on
 XLA loops"): `rnnzoo.GRU`'s training step 1.41-1.55x `keras.layers.GRU`'s
@@ -18,7 +19,14 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_rnnzoo.layers.tf_loops import counted_loop, input_gradients, previous_states, project, recurrent_kernel_gradient
+from keras_rnnzoo.layers.tf_loops import (
+    counted_loop,
+    input_gradient,
+    kernel_and_bias_gradients,
+    previous_states,
+    project,
+    recurrent_kernel_gradient,
+)
 
 
 def gru_recurrence(x, kernel, recurrent_kernel, input_bias, recurrent_bias, h0):
@@ -51,7 +59,8 @@ def gru_recurrence(x, kernel, recurrent_kernel, input_bias, recurrent_bias, h0):
         outputs, saved = _forward(*(tf.stop_gradient(t) for t in weights))
 
         def gradient(d_outputs, d_h):
-            return _backward(x, kernel, recurrent_kernel, h0, outputs, saved, d_outputs, d_h)
+            d_projected, *other_gradients = _backward(x, kernel, recurrent_kernel, h0, outputs, saved, d_outputs, d_h)
+            return (input_gradient(x, kernel, d_projected), *other_gradients)
 
         return (outputs, outputs[-1]), gradient
 
@@ -95,9 +104,9 @@ def _backward(x, kernel, recurrent_kernel, h0, outputs, saved, d_outputs, d_h):
     dh0, d_projected, d_inner = counted_loop(steps, step, carry, reverse=True)
     d_projected = tf.reshape(d_projected.stack(), [-1, 3 * units])
     d_inner = tf.reshape(d_inner.stack(), [-1, 3 * units])
-    dx, d_kernel, d_input_bias = input_gradients(x, kernel, d_projected)
+    d_kernel, d_input_bias = kernel_and_bias_gradients(x, d_projected)
     d_recurrent_kernel = recurrent_kernel_gradient(previous_h, d_inner)
-    return dx, d_kernel, d_recurrent_kernel, d_input_bias, tf.reduce_sum(d_inner, 0), dh0
+    return d_projected, d_kernel, d_recurrent_kernel, d_input_bias, tf.reduce_sum(d_inner, 0), dh0
 
 
 __all__ = ["gru_recurrence"]

@@ -29,11 +29,20 @@ def previous_states(initial, states):
     return tf.concat([initial[None], states[:-1]], 0)
 
 
-def input_gradients(x, kernel, d_projected):
-    """`(dx, d_kernel, d_bias)` of `project(x, kernel, bias)`, given its gradient flattened to `(time * batch, columns)`."""
+def kernel_and_bias_gradients(x, d_projected):
+    """`(d_kernel, d_bias)` of `project(x, kernel, bias)`, given its gradient flattened to `(time * batch, columns)`."""
     d_kernel = tf.matmul(tf.reshape(x, [-1, x.shape[2]]), d_projected, transpose_a=True)
-    dx = tf.reshape(tf.matmul(d_projected, kernel, transpose_b=True), [x.shape[0], -1, x.shape[2]])
-    return dx, d_kernel, tf.reduce_sum(d_projected, 0)
+    return d_kernel, tf.reduce_sum(d_projected, 0)
+
+
+def input_gradient(x, kernel, d_projected):
+    """`dx` of `project(x, kernel, bias)`, given its gradient flattened to `(time * batch, columns)`.
+
+    Called outside the compiled backward pass, as an operation of its own, so
+    that a training step whose inputs need no gradient (the first layer's)
+    prunes it.
+    """
+    return tf.reshape(tf.matmul(d_projected, kernel, transpose_b=True), [x.shape[0], -1, x.shape[2]])
 
 
 def recurrent_kernel_gradient(previous_h, d_preactivations):
@@ -42,4 +51,11 @@ def recurrent_kernel_gradient(previous_h, d_preactivations):
     return tf.matmul(tf.reshape(previous_h, [-1, units]), d_preactivations, transpose_a=True)
 
 
-__all__ = ["counted_loop", "input_gradients", "previous_states", "project", "recurrent_kernel_gradient"]
+__all__ = [
+    "counted_loop",
+    "input_gradient",
+    "kernel_and_bias_gradients",
+    "previous_states",
+    "project",
+    "recurrent_kernel_gradient",
+]

@@ -12,13 +12,18 @@ gradients as one matmul each over all steps. The two are joined by
 `tf.custom_gradient`, so this runs inside a training step that Keras does
 not compile with XLA.
 
-The forward pass keeps every step's `h`, `c` and gate activations
-(`(time, batch, 6 * units)` floats) for the backward pass.
+One `sigmoid` over the whole gate matrix gives all four gates (the
+candidate's columns are doubled: `tanh(z) = 2 sigmoid(2 z) - 1`). The
+forward pass keeps every step's `h`, `c` and gate activations
+(`(time, batch, 6 * units)` floats) for the backward pass, which returns the
+input projection's gradient; `dx` is a TensorFlow op outside the compiled
+program, so that a first layer's training step prunes it.
 
-Measured (docs/benchmarks.md, "TensorFlow: the LSTM's and GRU's training on
-XLA loops"): `rnnzoo.LSTM`'s training step 0.99-1.38x `keras.layers.LSTM`'s
-speed at batch 64 x 100 steps x 128 units (median 1.29x; 0.89-1.06x before),
-1.5-1.9x at 32 x 1024 steps. tests/test_fast_paths.py checks outputs, final states and
+Measured (docs/benchmarks.md, "TensorFlow: one sigmoid for the LSTM's four
+gates" and "TensorFlow: the LSTM's and GRU's training on XLA loops"):
+`rnnzoo.LSTM`'s training step 1.22-1.43x `keras.layers.LSTM`'s speed at
+batch 64 x 100 steps x 128 units (median of eleven runs 1.33x; 0.89-1.06x
+with Keras's loop), 1.5-1.9x at 32 x 1024 steps. tests/test_fast_paths.py checks outputs, final states and
 every gradient against the generic loop, and this function's gradients
 against TensorFlow's autodiff of a plain loop in float64.
 """
@@ -27,7 +32,14 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_rnnzoo.layers.tf_loops import counted_loop, input_gradients, previous_states, project, recurrent_kernel_gradient
+from keras_rnnzoo.layers.tf_loops import (
+    counted_loop,
+    input_gradient,
+    kernel_and_bias_gradients,
+    previous_states,
+    project,
+    recurrent_kernel_gradient,
+)
 
 
 def lstm_recurrence(x, kernel, recurrent_kernel, bias, h0, c0):
@@ -58,7 +70,9 @@ def lstm_recurrence(x, kernel, recurrent_kernel, bias, h0, c0):
         outputs, cells, gates = _forward(*(tf.stop_gradient(t) for t in (x, kernel, recurrent_kernel, bias, h0, c0)))
 
         def gradient(d_outputs, d_h, d_c):
-            return _backward(x, kernel, recurrent_kernel, h0, c0, outputs, cells, gates, d_outputs, d_h, d_c)
+            saved = (outputs, cells, gates)
+            d_projected, *other_gradients = _backward(x, kernel, recurrent_kernel, h0, c0, *saved, d_outputs, d_h, d_c)
+            return (input_gradient(x, kernel, d_projected), *other_gradients)
 
         return (outputs, outputs[-1], cells[-1]), gradient
 
@@ -68,18 +82,26 @@ def lstm_recurrence(x, kernel, recurrent_kernel, bias, h0, c0):
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=False)
 def _forward(x, kernel, recurrent_kernel, bias, h0, c0):
     steps = x.shape[0]
-    projected = project(x, kernel, bias)
+    # tanh(z) = 2 sigmoid(2 z) - 1: with the candidate's columns doubled, one sigmoid covers all four gates
+    doubled = _candidate_doubled(h0.shape[1], x.dtype)
+    projected = project(x, kernel * doubled, bias * doubled)
+    recurrent_kernel = recurrent_kernel * doubled
 
     def step(t, h, c, outputs, cells, gates):
-        z_i, z_f, z_c, z_o = tf.split(projected[t] + h @ recurrent_kernel, 4, axis=1)
-        i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
-        c = f * c + i * g
+        sigmoids = tf.sigmoid(projected[t] + h @ recurrent_kernel)
+        i, f, s_c, o = tf.split(sigmoids, 4, axis=1)
+        c = f * c + i * (2 * s_c - 1)
         h = o * tf.tanh(c)
-        return h, c, outputs.write(t, h), cells.write(t, c), gates.write(t, tf.concat([i, f, g, o], 1))
+        return h, c, outputs.write(t, h), cells.write(t, c), gates.write(t, sigmoids)
 
     arrays = [tf.TensorArray(x.dtype, steps) for _ in range(3)]
     _, _, outputs, cells, gates = counted_loop(steps, step, (h0, c0, *arrays))
     return outputs.stack(), cells.stack(), gates.stack()
+
+
+def _candidate_doubled(units, dtype):
+    """`[1, 1, 2, 1]`, each repeated `units` times: scales the candidate's (`c`) columns of the gate matrices."""
+    return tf.repeat(tf.constant([1.0, 1.0, 2.0, 1.0], dtype), units)
 
 
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=False)
@@ -88,7 +110,8 @@ def _backward(x, kernel, recurrent_kernel, h0, c0, outputs, cells, gates, d_outp
     previous_c = previous_states(c0, cells)
 
     def step(t, dh, dc, d_preactivations):
-        i, f, g, o = tf.split(gates[t], 4, axis=1)
+        i, f, s_c, o = tf.split(gates[t], 4, axis=1)
+        g = 2 * s_c - 1
         tanh_c = tf.tanh(cells[t])
         dh = dh + d_outputs[t]
         dc = dc + dh * o * (1 - tanh_c * tanh_c)
@@ -100,9 +123,9 @@ def _backward(x, kernel, recurrent_kernel, h0, c0, outputs, cells, gates, d_outp
     carry = (d_h, d_c, tf.TensorArray(x.dtype, steps))
     dh0, dc0, d_preactivations = counted_loop(steps, step, carry, reverse=True)
     dz = tf.reshape(d_preactivations.stack(), [-1, 4 * units])
-    dx, d_kernel, d_bias = input_gradients(x, kernel, dz)
+    d_kernel, d_bias = kernel_and_bias_gradients(x, dz)
     d_recurrent_kernel = recurrent_kernel_gradient(previous_states(h0, outputs), dz)
-    return dx, d_kernel, d_recurrent_kernel, d_bias, dh0, dc0
+    return dz, d_kernel, d_recurrent_kernel, d_bias, dh0, dc0
 
 
 __all__ = ["lstm_recurrence"]
