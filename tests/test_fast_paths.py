@@ -509,6 +509,39 @@ def test_tensorflow_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loo
         assert_close(g, e, atol=1e-5, what=name)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf_minimal is TensorFlow code")
+def test_tensorflow_fused_minimal_loop_skips_only_unneeded_input_gradients(minimal_loop_case):
+    """A tape that watches only the weights (a first layer in training) gets the same weight gradients
+    without `dx`; `tf.gradients` in a graph, which no tape announces, still gets `dx`."""
+    import tensorflow as tf
+
+    from keras_rnnzoo.layers import tf_loops, tf_minimal
+
+    chunk, layer, *arrays = minimal_loop_case
+    x, kernel, bias, h0, keep, weights = (tf.constant(a) for a in arrays)
+    plain = plain_minimal_loop(layer, keep)
+    fused = tf_minimal.FusedScan(layer.coefficients, chunk)
+
+    def weight_gradients(scan):
+        with tf.GradientTape() as tape:
+            tape.watch([kernel, bias])
+            assert not tf_loops.input_needs_gradient(x)
+            loss = tf.reduce_sum(weights * tf.sin(scan(x, kernel, bias, h0)))
+        return tape.gradient(loss, [kernel, bias])
+
+    got = weight_gradients(lambda *arguments: fused(*arguments, keep))
+    for name, g, e in zip(("kernel", "bias"), got, weight_gradients(plain)):
+        assert_close(g, e, atol=1e-5, what=name)
+
+    @tf.function(autograph=False)
+    def graph_input_gradient(scan):
+        assert tf_loops.input_needs_gradient(x)  # no tape records here
+        return tf.gradients(tf.reduce_sum(weights * tf.sin(scan(x, kernel, bias, h0))), x)[0]
+
+    expected = graph_input_gradient(plain)
+    assert_close(graph_input_gradient(lambda *arguments: fused(*arguments, keep)), expected, atol=1e-5, what="inputs")
+
+
 @pytest.mark.skipif(not ON_TORCH, reason="torch_minimal is PyTorch code")
 def test_torch_fused_minimal_loop_gradients_equal_autodiff_of_the_plain_loop(minimal_loop_case):
     """torch_minimal.fused_scan's hand-written backward pass: inputs, kernel, bias and initial state."""

@@ -24,6 +24,18 @@ def project(x, kernel, bias):
     return tf.reshape(tf.reshape(x, [-1, x.shape[2]]) @ kernel + bias, [x.shape[0], -1, kernel.shape[1]])
 
 
+def input_needs_gradient(x) -> bool:
+    """Whether a backward pass may need `dx`: False only while a gradient tape records and `x` depends on nothing it watches.
+
+    A Keras training step's tape watches the weights, so a first layer's
+    inputs (data) need no gradient. Without a recording tape (`tf.gradients`
+    in a graph) every gradient may be asked for: True.
+    """
+    from tensorflow.python.eager import record  # TensorFlow's own test of what its tapes record
+
+    return not record.could_possibly_record() or bool(record.should_record_backprop(tf.nest.flatten(x)))
+
+
 def previous_states(initial, states):
     """The state each step starts from: `initial`, then every step's state but the last."""
     return tf.concat([initial[None], states[:-1]], 0)
@@ -54,6 +66,7 @@ def recurrent_kernel_gradient(previous_h, d_preactivations):
 __all__ = [
     "counted_loop",
     "input_gradient",
+    "input_needs_gradient",
     "kernel_and_bias_gradients",
     "previous_states",
     "project",

@@ -6,7 +6,8 @@ loop): chunks of `CHUNK_STEPS` steps, each computing its preactivations
 `h_t = a_t h_(t-1) + b_t` in an inner loop; the backward pass runs the
 chunks in reverse, recomputes the preactivations, takes the coefficients'
 gradient with a `tf.GradientTape` and accumulates the kernel's gradient per
-chunk. Forward and backward are each one `tf.function(jit_compile=True)`,
+chunk; the inputs' gradient only where a backward pass may ask for it
+(`tf_loops.input_needs_gradient`: not for a first layer's training step). Forward and backward are each one `tf.function(jit_compile=True)`,
 so XLA fuses every step's elementwise work, even inside a training step that
 Keras runs without XLA (its default `jit_compile="auto"` on a CPU-only
 TensorFlow). Keras's own loop (`keras.ops.scan`, a `tf.while_loop` over
@@ -15,6 +16,8 @@ TensorArrays) costs TensorFlow's per-operation overhead at every step.
 Measured (docs/benchmarks.md, "MinGRU / MinLSTM: an XLA loop on
 TensorFlow"), training step at batch 32 x 1024 steps, 40 inputs, 128 units:
 MinGRU 307 -> 95-97 ms, MinLSTM 426 -> 111-124 ms (the LSTM: 750-790 ms);
+without the inputs' gradient in a first layer MinGRU 79-109 ms, MinLSTM 92-126 ms
+against 150-158 ms with it (the XLA-loop LSTM 537-601 ms);
 at 100 steps 16-18 % less; at batch 256 x 1024 steps x 512 units 1.4-1.9x
 faster with half the peak memory. tests/test_fast_paths.py checks outputs and
 gradients (inputs, kernel, bias, initial state, with masks, lengths that are
@@ -27,7 +30,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_rnnzoo.layers.minimal import masked_coefficients
-from keras_rnnzoo.layers.tf_loops import counted_loop, previous_states
+from keras_rnnzoo.layers.tf_loops import counted_loop, input_needs_gradient, previous_states
 
 CHUNK_STEPS = 16
 
@@ -67,13 +70,15 @@ class FusedScan:
         if steps is None:
             raise ValueError(f"FusedScan needs a known number of time steps; got inputs of shape {x.shape}.")
 
+        with_dx = input_needs_gradient(x)
+
         @tf.custom_gradient
         def scan(x, kernel, bias, h0):
             # stop_gradient: a tape must not differentiate the XLA loop itself (`gradient` does)
             outputs = self._forward(*(tf.stop_gradient(t) for t in (x, kernel, bias, h0, keep)))
 
             def gradient(d_outputs):
-                return self._backward(x, kernel, bias, h0, keep, outputs, d_outputs)
+                return self._backward(x, kernel, bias, h0, keep, outputs, d_outputs, with_dx)
 
             return outputs[:steps], gradient
 
@@ -104,14 +109,14 @@ class FusedScan:
         _, outputs = counted_loop(count, chunk_step, (h0, tf.TensorArray(tf.float32, count)))
         return tf.reshape(outputs.stack(), [count * self.chunk, -1, h0.shape[1]])
 
-    def _backward_loop(self, x, kernel, bias, h0, keep, outputs, d_outputs):
+    def _backward_loop(self, x, kernel, bias, h0, keep, outputs, d_outputs, with_dx):
         steps = x.shape[0]
         previous = previous_states(h0, outputs[:steps])
         x_chunks, keep_chunks = self._chunks(x), self._chunks(keep)
         previous_chunks, d_output_chunks = self._chunks(previous), self._chunks(d_outputs)
         count = x_chunks.shape[0]
 
-        def chunk_step(i, dh, d_kernel, d_bias, dx):
+        def chunk_step(i, dh, d_kernel, d_bias, *dx):
             k = x_chunks[i] @ kernel + bias
             with tf.GradientTape() as tape:
                 tape.watch(k)
@@ -128,11 +133,13 @@ class FusedScan:
             flat_x = tf.reshape(x_chunks[i], [-1, x.shape[2]])
             flat_dk = tf.reshape(dk, [-1, dk.shape[2]])
             d_kernel += tf.matmul(flat_x, flat_dk, transpose_a=True)
-            return dh, d_kernel, d_bias + tf.reduce_sum(flat_dk, 0), dx.write(i, dk @ tf.transpose(kernel))
+            dx = [dx[0].write(i, dk @ tf.transpose(kernel))] if with_dx else []
+            return (dh, d_kernel, d_bias + tf.reduce_sum(flat_dk, 0), *dx)
 
-        carry = (tf.zeros_like(h0), tf.zeros_like(kernel), tf.zeros_like(bias), tf.TensorArray(tf.float32, count))
-        dh0, d_kernel, d_bias, dx = counted_loop(count, chunk_step, carry, reverse=True)
-        dx = tf.reshape(dx.stack(), [-1, tf.shape(x)[1], x.shape[2]])[:steps]
+        carry = (tf.zeros_like(h0), tf.zeros_like(kernel), tf.zeros_like(bias))
+        carry += (tf.TensorArray(tf.float32, count),) if with_dx else ()
+        dh0, d_kernel, d_bias, *dx = counted_loop(count, chunk_step, carry, reverse=True)
+        dx = tf.reshape(dx[0].stack(), [-1, tf.shape(x)[1], x.shape[2]])[:steps] if with_dx else None
         return dx, d_kernel, d_bias, dh0
 
 
