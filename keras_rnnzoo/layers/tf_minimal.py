@@ -7,7 +7,8 @@ loop): chunks of `CHUNK_STEPS` steps, each computing its preactivations
 chunks in reverse, recomputes the preactivations, takes the coefficients'
 gradient with a `tf.GradientTape` and accumulates the kernel's gradient per
 chunk; the inputs' gradient only where a backward pass may ask for it
-(`tf_loops.input_needs_gradient`: not for a first layer's training step). Forward and backward are each one `tf.function(jit_compile=True)`,
+(`tf_loops.input_needs_gradient`: not for a first layer's training step).
+Forward and backward are each one `tf.function(jit_compile=True)`,
 so XLA fuses every step's elementwise work, even inside a training step that
 Keras runs without XLA (its default `jit_compile="auto"` on a CPU-only
 TensorFlow). Keras's own loop (`keras.ops.scan`, a `tf.while_loop` over
