@@ -34,8 +34,9 @@ KINDS = {
     "lstm_no_bias": (layers.LSTM, {"use_bias": False}),
     "gru_no_bias": (layers.GRU, {"use_bias": False}),
 }
-# On PyTorch these run PyTorch's fused kernels or tight loops of PyTorch ops (layers/fast.py), not the cell loop.
-TORCH_KINDS = {
+# On PyTorch these run PyTorch's fused kernels or tight loops of PyTorch ops (layers/fast.py), not the cell loop;
+# on TensorFlow the LSTM, the GRU and the layer-normalized LSTM train on XLA loops.
+FAST_LOOP_KINDS = {
     **KINDS,
     "cifg": (layers.CIFGLSTM, {}),
     "cifg_no_bias": (layers.CIFGLSTM, {"use_bias": False}),
@@ -75,11 +76,11 @@ def inputs(rng):
 
 
 @needs_fast_path
-@pytest.mark.parametrize("kind", TORCH_KINDS)
+@pytest.mark.parametrize("kind", FAST_LOOP_KINDS)
 @pytest.mark.parametrize("mask", MASKS)
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_fast_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
-    layer_class, kwargs = TORCH_KINDS[kind]
+    layer_class, kwargs = FAST_LOOP_KINDS[kind]
     layer = layer_class(UNITS, return_sequences=True, return_state=True, go_backwards=go_backwards, **kwargs)
     layer.build((BATCH, TIME, FEATURES))
     _compare(layer, inputs, mask=MASKS[mask])
@@ -89,7 +90,7 @@ def test_fast_loop_matches_generic_loop(kind, mask, go_backwards, inputs):
 @pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "gru_reset_before", *TIGHT_LOOP_VARIANTS])
 @pytest.mark.parametrize("mask", ["no_mask", "holes", "right_padded_empty_row"])
 def test_initial_state_and_zero_output_for_mask(kind, mask, inputs, rng):
-    layer_class, kwargs = TORCH_KINDS[kind]
+    layer_class, kwargs = FAST_LOOP_KINDS[kind]
     layer = layer_class(UNITS, return_sequences=True, zero_output_for_mask=True, **kwargs)
     layer.build((BATCH, TIME, FEATURES))
     states = [rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in layer.state_size]
@@ -100,7 +101,7 @@ def test_initial_state_and_zero_output_for_mask(kind, mask, inputs, rng):
 @needs_fast_path
 @pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", *TIGHT_LOOP_VARIANTS])
 def test_last_output_only(kind, inputs):
-    layer_class, kwargs = TORCH_KINDS[kind]
+    layer_class, kwargs = FAST_LOOP_KINDS[kind]
     layer = layer_class(UNITS, **kwargs)
     layer.build((BATCH, TIME, FEATURES))
     _compare(layer, inputs, mask=MASKS["right_padded"])
@@ -116,7 +117,7 @@ def test_stateful_training_steps(kind, inputs):
 def _check_stateful_training_steps(kind, inputs):
     # The state variables are assigned after the forward pass; the backward
     # pass of the fused kernel must not see them changed in place.
-    layer_class, kwargs = TORCH_KINDS[kind]
+    layer_class, kwargs = FAST_LOOP_KINDS[kind]
     model = keras.Sequential(
         [keras.Input(batch_shape=(BATCH, TIME, FEATURES)), layer_class(UNITS, stateful=True, **kwargs), keras.layers.Dense(1)]
     )
@@ -140,7 +141,7 @@ def _check_stateful_training_steps(kind, inputs):
 @pytest.mark.parametrize("mask", [None, MASKS["holes"]])
 @pytest.mark.parametrize("kind", TIGHT_LOOP_VARIANTS)
 def test_variants_run_tight_loops_not_their_cell(kind, mask, monkeypatch):
-    layer_class, kwargs = TORCH_KINDS[kind]
+    layer_class, kwargs = FAST_LOOP_KINDS[kind]
     layer = layer_class(UNITS, return_sequences=True, **kwargs)
     layer.build((BATCH, TIME, FEATURES))
     monkeypatch.setattr(layer.cell, "call", lambda *args, **kwargs: pytest.fail("the cell was stepped"))
@@ -159,7 +160,7 @@ def test_right_padded_or_unmasked_batches_run_the_fused_kernel(kind, mask, monke
 
     for loop in ("_lstm_loop", "_gru_loop"):
         monkeypatch.setattr(fast, loop, lambda *args, **kwargs: pytest.fail("the tight loop ran"))
-    layer_class, kwargs = TORCH_KINDS[kind]
+    layer_class, kwargs = FAST_LOOP_KINDS[kind]
     assert _probe(layer_class(UNITS, return_sequences=True, **kwargs), mask=MASKS[mask]) is not None
 
 
@@ -180,7 +181,7 @@ def _fast_and_generic_in_training(layer, inputs):
 @needs_fast_path
 @pytest.mark.parametrize("kind", ["lstm", *TIGHT_LOOP_VARIANTS])
 def test_input_dropout_in_training_keeps_the_fast_path(kind, inputs):
-    layer_class, kwargs = TORCH_KINDS[kind]
+    layer_class, kwargs = FAST_LOOP_KINDS[kind]
     layer = layer_class(UNITS, dropout=0.5, seed=3, **kwargs)
     fast, plain = _fast_and_generic_in_training(layer, inputs)
     assert fast is not None
@@ -260,7 +261,7 @@ def test_single_step_streaming_loop(kind, rng):
 
 
 def _check_single_step(kind, rng, **call_kwargs):
-    layer_class, kwargs = TORCH_KINDS[kind]
+    layer_class, kwargs = FAST_LOOP_KINDS[kind]
     layer = layer_class(UNITS, return_sequences=True, return_state=True, **kwargs)
     layer.build((1, 1, FEATURES))
     _compare(layer, rng.normal(size=(1, 1, FEATURES)).astype("float32"), **call_kwargs)
@@ -593,16 +594,17 @@ def test_torch_compile_leaves_the_minimal_loop_out_of_the_graph():
     assert counts[0] == counts[1], counts
 
 
-# ------------------------------------ TensorFlow: the LSTM's and GRU's XLA loops (tf_lstm.py, tf_gru.py)
-needs_tf_loop = pytest.mark.skipif(not ON_TENSORFLOW_CPU, reason="tf_lstm / tf_gru are TensorFlow CPU loops")
+# ------------------ TensorFlow: the XLA loops of the LSTM, GRU and layer-normalized LSTM (tf_lstm, tf_gru, tf_layer_norm)
+needs_tf_loop = pytest.mark.skipif(not ON_TENSORFLOW_CPU, reason="tf_lstm / tf_gru / tf_layer_norm are TensorFlow CPU loops")
+TF_LOOP_KINDS = ["lstm", "lstm_no_bias", "gru_reset_after", "gru_no_bias", "layer_norm_lstm", "layer_norm_lstm_no_bias"]
 
 
 @needs_tf_loop
-@pytest.mark.parametrize("kind", ["lstm", "lstm_no_bias", "gru_reset_after", "gru_no_bias"])
+@pytest.mark.parametrize("kind", TF_LOOP_KINDS)
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_tensorflow_loop_matches_generic_loop(kind, go_backwards, return_sequences, inputs, rng):
-    layer_class, kwargs = KINDS[kind]
+    layer_class, kwargs = FAST_LOOP_KINDS[kind]
     layer = layer_class(UNITS, return_sequences=return_sequences, return_state=True, go_backwards=go_backwards, **kwargs)
     layer.build((BATCH, TIME, FEATURES))
     assert _probe(layer, training=True) is not None
@@ -612,7 +614,7 @@ def test_tensorflow_loop_matches_generic_loop(kind, go_backwards, return_sequenc
 
 
 @needs_tf_loop
-@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after"])
+@pytest.mark.parametrize("kind", ["lstm", "gru_reset_after", "layer_norm_lstm"])
 def test_tensorflow_loop_stateful_and_single_step(kind, inputs, rng):
     _check_stateful_training_steps(kind, inputs)
     _check_single_step(kind, rng, training=True)
@@ -622,6 +624,9 @@ def test_tensorflow_loop_stateful_and_single_step(kind, inputs, rng):
 def test_tensorflow_loop_only_for_unmasked_lstm_and_gru_training():
     """Inference and export keep Keras's loop (tf2onnx cannot convert an XLA-compiled function)."""
     assert _probe(layers.LSTM(UNITS), training=False) is None
+    assert _probe(layers.LayerNormLSTM(UNITS), training=False) is None
+    assert _probe(layers.LayerNormLSTM(UNITS), mask=MASKS["holes"], training=True) is None
+    assert _probe(layers.LayerNormGRU(UNITS), training=True) is None
     assert _probe(layers.LSTM(UNITS), mask=MASKS["holes"], training=True) is None
     assert _probe(layers.LSTM(UNITS, activation="relu"), training=True) is None
     assert _probe(layers.GRU(UNITS, reset_after=False), training=True) is None
@@ -654,13 +659,34 @@ def _plain_tf_gru(x, kernel, recurrent_kernel, input_bias, recurrent_bias, h):
     return tf.stack(outputs), h
 
 
+def _plain_tf_layer_norm_lstm(projected, h, c, recurrent_kernel, recurrent_gamma, cell_gamma, cell_beta):
+    import tensorflow as tf
+
+    def normalize(a, blocks):
+        a = tf.reshape(a, [a.shape[0], blocks, -1])
+        mean, variance = tf.nn.moments(a, axes=[2], keepdims=True)
+        return tf.reshape((a - mean) / tf.sqrt(variance + LAYER_NORM_EPSILON), [a.shape[0], -1])
+
+    outputs = []
+    for z_t in tf.unstack(projected):
+        z_i, z_f, z_c, z_o = tf.split(z_t + normalize(h @ recurrent_kernel, 4) * recurrent_gamma, 4, axis=1)
+        c = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * tf.tanh(z_c)
+        h = tf.sigmoid(z_o) * tf.tanh(normalize(c, 1) * cell_gamma + cell_beta)
+        outputs.append(h)
+    return tf.stack(outputs), h, c
+
+
+LAYER_NORM_EPSILON = 1e-3
+
+
 @needs_tf_loop
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "layer_norm_lstm"])
 def test_tensorflow_recurrence_gradients_equal_autodiff_of_the_plain_loop(kind):
     """Every argument's gradient (initial states too), through all outputs and the final states, in float64."""
     import tensorflow as tf
 
     from keras_rnnzoo.layers.tf_gru import gru_recurrence
+    from keras_rnnzoo.layers.tf_layer_norm import layer_norm_lstm_recurrence
     from keras_rnnzoo.layers.tf_lstm import lstm_recurrence
 
     generator = np.random.default_rng(5)
@@ -669,10 +695,15 @@ def test_tensorflow_recurrence_gradients_equal_autodiff_of_the_plain_loop(kind):
         names = ["x", "kernel", "recurrent_kernel", "bias", "h0", "c0"]
         shapes = [(steps, batch, features), (features, 4 * units), (units, 4 * units), (4 * units,), (batch, units), (batch, units)]
         plain, compiled = _plain_tf_lstm, lstm_recurrence
-    else:
+    elif kind == "gru":
         names = ["x", "kernel", "recurrent_kernel", "input_bias", "recurrent_bias", "h0"]
         shapes = [(steps, batch, features), (features, 3 * units), (units, 3 * units), (3 * units,), (3 * units,), (batch, units)]
         plain, compiled = _plain_tf_gru, gru_recurrence
+    else:
+        names = ["projected", "h0", "c0", "recurrent_kernel", "recurrent_gamma", "cell_gamma", "cell_beta"]
+        shapes = [(steps, batch, 4 * units), (batch, units), (batch, units), (units, 4 * units), (4 * units,), (units,), (units,)]
+        plain = _plain_tf_layer_norm_lstm
+        compiled = lambda *arguments: layer_norm_lstm_recurrence(*arguments, LAYER_NORM_EPSILON)  # noqa: E731
     arguments = [tf.constant(0.7 * generator.normal(size=shape)) for shape in shapes]
 
     def value_and_gradients(function):
@@ -690,7 +721,7 @@ def test_tensorflow_recurrence_gradients_equal_autodiff_of_the_plain_loop(kind):
 
 
 @needs_tf_loop
-@pytest.mark.parametrize("layer_class", [layers.LSTM, layers.GRU])
+@pytest.mark.parametrize("layer_class", [layers.LSTM, layers.GRU, layers.LayerNormLSTM])
 def test_tensorflow_loop_in_training(layer_class, inputs):
     """Input dropout keeps the XLA loop; Keras's compiled training step (no XLA, and with XLA) trains the same weights."""
     layer = layer_class(UNITS, dropout=0.5, seed=3)

@@ -41,7 +41,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------- helpers
-def _block_layer_norm(z, blocks: int, gamma, epsilon: float, beta=None):
+def block_layer_norm(z, blocks: int, gamma, epsilon: float, beta=None):
     """Layer-normalize each of the `blocks` equal slices of `z`'s last axis.
 
     `z` has shape `(batch, blocks * units)`; each `(batch, units)` slice is
@@ -343,8 +343,8 @@ class LayerNormLSTMCell(_LayerNormMixin, LSTMCell):
         self.check_step(inputs, states)
         x = ops.matmul(self.dropped_inputs(inputs, training), self.kernel)
         r = ops.matmul(self.dropped_state(h_previous, training), self.recurrent_kernel)
-        z = _block_layer_norm(x, 4, self.input_gamma, self.epsilon)
-        z = z + _block_layer_norm(r, 4, self.recurrent_gamma, self.epsilon)
+        z = block_layer_norm(x, 4, self.input_gamma, self.epsilon)
+        z = z + block_layer_norm(r, 4, self.recurrent_gamma, self.epsilon)
         if self.bias is not None:
             z = z + self.bias
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
@@ -352,7 +352,7 @@ class LayerNormLSTMCell(_LayerNormMixin, LSTMCell):
         f = self.recurrent_activation(z_f)
         o = self.recurrent_activation(z_o)
         c = f * c_previous + i * self.activation(z_c)
-        c_normalized = _block_layer_norm(c, 1, self.cell_gamma, self.epsilon, self.cell_beta)
+        c_normalized = block_layer_norm(c, 1, self.cell_gamma, self.epsilon, self.cell_beta)
         h = o * self.activation(c_normalized)
         return h, [h, c]
 
@@ -436,17 +436,17 @@ class LayerNormGRUCell(_LayerNormMixin, GRUCell):
         self.check_step(inputs, [h_previous])
         units = self.units
         x = ops.matmul(self.dropped_inputs(inputs, training), self.kernel)
-        x = _block_layer_norm(x, 3, self.input_gamma, self.epsilon)
+        x = block_layer_norm(x, 3, self.input_gamma, self.epsilon)
         h_dropped = self.dropped_state(h_previous, training)
         if self.reset_after:
             inner = ops.matmul(h_dropped, self.recurrent_kernel)
-            inner = _block_layer_norm(inner, 3, self.recurrent_gamma, self.epsilon)
+            inner = block_layer_norm(inner, 3, self.recurrent_gamma, self.epsilon)
             if self.bias is not None:
                 x = x + self.bias[0]
                 inner = inner + self.bias[1]
         else:
             inner = ops.matmul(h_dropped, self.recurrent_kernel[:, : 2 * units])
-            inner = _block_layer_norm(
+            inner = block_layer_norm(
                 inner, 2, self.recurrent_gamma[: 2 * units], self.epsilon
             )
             if self.bias is not None:
@@ -456,7 +456,7 @@ class LayerNormGRUCell(_LayerNormMixin, GRUCell):
         if self.reset_after:
             recurrent_candidate = r * inner[:, 2 * units :]
         else:
-            recurrent_candidate = _block_layer_norm(
+            recurrent_candidate = block_layer_norm(
                 ops.matmul(r * h_dropped, self.recurrent_kernel[:, 2 * units :]),
                 1,
                 self.recurrent_gamma[2 * units :],

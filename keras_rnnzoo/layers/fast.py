@@ -43,17 +43,19 @@ see docs/benchmarks.md for `rnnzoo bench` numbers):
   293 -> 158 ms, GRU 241 -> 105 ms on the tape; hand-written backward
   passes: LSTM 145-154 -> 139-142 ms, GRU 118-122 -> 99 ms; both
   `docs/scripts/fast_loops_ab.py`).
-- **TensorFlow on the CPU, LSTM and GRU training.** Unmasked training
-  calls of the LSTM and the `reset_after=True` GRU run `tf_lstm`'s /
-  `tf_gru`'s loops: the input projection of all steps in one matmul, the
-  time loop and a hand-written backward pass each one XLA-compiled function
-  (Keras's default `jit_compile="auto"` turns XLA off on a CPU-only
-  machine, so Keras's own loop runs op by op). Training step at the default
-  shape: LSTM 0.99-1.38x the built-in's speed (median of twelve `rnnzoo
-  bench` runs 1.29x; before: 0.89-1.06x), 1.5-1.9x at 1024 steps; GRU
-  1.41-1.55x (before 1.14-1.29x). Inference keeps Keras's loop (a tie with
-  the built-ins there), and so do SavedModel / TFLite / ONNX exports:
-  tf2onnx cannot convert an XLA-compiled function.
+- **TensorFlow on the CPU, LSTM, GRU and layer-normalized LSTM training.**
+  Unmasked training calls of the LSTM, the `reset_after=True` GRU and the
+  layer-normalized LSTM run `tf_lstm`'s / `tf_gru`'s / `tf_layer_norm`'s
+  loops: the input projection of all steps at once, the time loop and a
+  hand-written backward pass each one XLA-compiled function (Keras's
+  default `jit_compile="auto"` turns XLA off on a CPU-only machine, so
+  Keras's own loop runs op by op). Training step at the default shape:
+  LSTM 1.22-1.43x the built-in's speed (median of eleven `rnnzoo bench`
+  runs 1.33x; Keras's loop: 0.89-1.06x), 1.5-1.9x at 1024 steps; GRU
+  1.41-1.68x (before 1.14-1.29x); layer-normalized LSTM 128-139 ms against
+  146-188 ms. Inference keeps Keras's loop (a tie with the built-ins there),
+  and so do SavedModel / TFLite / ONNX exports: tf2onnx cannot convert an
+  XLA-compiled function.
 - **JAX on the CPU, and other TensorFlow cells.** Keras's generic loop
   (`lax.scan`, `tf.while_loop`) over the fused-gate cell is already as fast
   as the built-in layers. Hoisting the input projection and unrolling
@@ -95,7 +97,14 @@ from keras import activations
 from keras_rnnzoo.cells.base import RecurrentCell
 from keras_rnnzoo.cells.gru import GRUCell
 from keras_rnnzoo.cells.lstm import LSTMCell
-from keras_rnnzoo.cells.variants import CIFGLSTMCell, LayerNormGRUCell, LayerNormLSTMCell, MGUCell, PeepholeLSTMCell
+from keras_rnnzoo.cells.variants import (
+    CIFGLSTMCell,
+    LayerNormGRUCell,
+    LayerNormLSTMCell,
+    MGUCell,
+    PeepholeLSTMCell,
+    block_layer_norm,
+)
 from keras_rnnzoo.layers import jax_scan
 
 _ENABLED = True
@@ -139,7 +148,7 @@ def fast_inner_loop(layer, sequences, initial_state, mask, training):
     if backend == "tensorflow":
         # Training only: inference and export (SavedModel, TFLite, ONNX through tf2onnx, which cannot
         # convert an XLA-compiled function) keep Keras's loop, as fast as the built-in's there.
-        recurrence = type(cell) is LSTMCell or (type(cell) is GRUCell and cell.reset_after)
+        recurrence = type(cell) in (LSTMCell, LayerNormLSTMCell) or (type(cell) is GRUCell and cell.reset_after)
         applies = training and recurrence and mask is None and _standard_gates(cell, training)
         if applies and not _tensorflow_on_gpu():
             return _tf_compiled_loop(layer, cell, sequences, initial_state)
@@ -201,7 +210,11 @@ def _tensorflow_on_gpu() -> bool:
 
 
 def _tf_compiled_loop(layer, cell, sequences, initial_state):
-    """The LSTM or (`reset_after`) GRU on `tf_lstm`'s / `tf_gru`'s XLA loops (no mask, known length, inputs in the weights' dtype), or `None`."""
+    """The LSTM, layer-normalized LSTM or (`reset_after`) GRU on `tf_lstm`'s / `tf_layer_norm`'s / `tf_gru`'s XLA loops.
+
+    For training calls without a mask, with a known length and inputs in the
+    weights' dtype; `None` otherwise.
+    """
     import tensorflow as tf
 
     x = sequences
@@ -214,17 +227,27 @@ def _tf_compiled_loop(layer, cell, sequences, initial_state):
         x = tf.reverse(x, [1])
     x = tf.transpose(x, [1, 0, 2])
     states = [tf.cast(state, dtype) for state in initial_state]
-    bias_shape = [4 * cell.units] if isinstance(cell, LSTMCell) else [2, 3 * cell.units]
-    bias = cell.bias if cell.bias is not None else tf.zeros(bias_shape, dtype)
-    if isinstance(cell, LSTMCell):
+    if isinstance(cell, LayerNormLSTMCell):
+        from keras_rnnzoo.layers.tf_layer_norm import layer_norm_lstm_recurrence
+
+        # the state-independent part for all steps, on TensorFlow's tape: LN(x W) * input_gamma + b
+        projected = block_layer_norm(tf.reshape(x, [-1, x.shape[2]]) @ cell.kernel, 4, cell.input_gamma, cell.epsilon)
+        if cell.bias is not None:
+            projected = projected + cell.bias
+        projected = tf.reshape(projected, [x.shape[0], -1, 4 * cell.units])
+        recurrent = (cell.recurrent_kernel, cell.recurrent_gamma, cell.cell_gamma, cell.cell_beta)
+        outputs, h, c = layer_norm_lstm_recurrence(projected, *states, *recurrent, cell.epsilon)
+        final = [h, c]
+    elif isinstance(cell, LSTMCell):
         from keras_rnnzoo.layers.tf_lstm import lstm_recurrence
 
+        bias = cell.bias if cell.bias is not None else tf.zeros([4 * cell.units], dtype)
         outputs, h, c = lstm_recurrence(x, cell.kernel, cell.recurrent_kernel, bias, *states)
         final = [h, c]
     else:
         from keras_rnnzoo.layers.tf_gru import gru_recurrence
 
-        bias = tf.convert_to_tensor(bias)
+        bias = tf.convert_to_tensor(cell.bias) if cell.bias is not None else tf.zeros([2, 3 * cell.units], dtype)
         outputs, h = gru_recurrence(x, cell.kernel, cell.recurrent_kernel, bias[0], bias[1], states[0])
         final = [h]
     return h, tf.transpose(outputs, [1, 0, 2]), final
