@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_rnnzoo.layers.tf_loops import counted_loop, previous_states, recurrent_kernel_gradient
+from keras_rnnzoo.layers.tf_loops import candidate_doubled, counted_loop, previous_states, recurrent_kernel_gradient
 
 
 def layer_norm_lstm_recurrence(projected, h0, c0, recurrent_kernel, recurrent_gamma, cell_gamma, cell_beta, epsilon):
@@ -92,15 +92,17 @@ def _normalization_gradient(d_normalized, normalized, rstd, blocks):
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=False)
 def _forward(projected, h0, c0, recurrent_kernel, recurrent_gamma, cell_gamma, cell_beta, epsilon):
     steps = projected.shape[0]
+    doubled = candidate_doubled(h0.shape[1], projected.dtype)  # one sigmoid for all four gates, as in tf_lstm
+    doubled_gamma = recurrent_gamma * doubled
 
     def step(t, h, c, *arrays):
         r_hat, r_rstd = _normalize(h @ recurrent_kernel, 4, epsilon)
-        z_i, z_f, z_c, z_o = tf.split(projected[t] + r_hat * recurrent_gamma, 4, axis=1)
-        i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
-        c = f * c + i * g
+        sigmoids = tf.sigmoid(projected[t] * doubled + r_hat * doubled_gamma)
+        i, f, s_c, o = tf.split(sigmoids, 4, axis=1)
+        c = f * c + i * (2 * s_c - 1)
         c_hat, c_rstd = _normalize(c, 1, epsilon)
         h = o * tf.tanh(c_hat * cell_gamma + cell_beta)
-        values = (h, c, tf.concat([i, f, g, o], 1), r_hat, r_rstd, c_hat, c_rstd)
+        values = (h, c, sigmoids, r_hat, r_rstd, c_hat, c_rstd)
         return (h, c, *(array.write(t, value) for array, value in zip(arrays, values)))
 
     arrays = [tf.TensorArray(projected.dtype, steps) for _ in range(7)]
@@ -117,7 +119,8 @@ def _backward(
     previous_c = previous_states(c0, cells)
 
     def step(t, dh, dc, d_cell_gamma, d_cell_beta, d_preactivations, d_recurrent):
-        i, f, g, o = tf.split(gates[t], 4, axis=1)
+        i, f, s_c, o = tf.split(gates[t], 4, axis=1)
+        g = 2 * s_c - 1
         c_hat = c_hats[t]
         tanh_c = tf.tanh(c_hat * cell_gamma + cell_beta)
         dh = dh + d_outputs[t]

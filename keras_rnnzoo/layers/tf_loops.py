@@ -19,6 +19,14 @@ def counted_loop(count, body, carry, reverse=False):
     return tf.while_loop(lambda i, *_: i < count, step, (tf.constant(0), *carry), maximum_iterations=count)[1:]
 
 
+def candidate_doubled(units, dtype):
+    """`[1, 1, 2, 1]`, each repeated `units` times: doubles the candidate's (`c`) columns of an LSTM's gate matrix.
+
+    With them doubled, one sigmoid gives all four gates: `tanh(z) = 2 sigmoid(2 z) - 1`.
+    """
+    return tf.repeat(tf.constant([1.0, 1.0, 2.0, 1.0], dtype), units)
+
+
 def project(x, kernel, bias):
     """`x W + b` for every step at once: `(time, batch, features)` -> `(time, batch, kernel columns)`."""
     return tf.reshape(tf.reshape(x, [-1, x.shape[2]]) @ kernel + bias, [x.shape[0], -1, kernel.shape[1]])
@@ -64,6 +72,7 @@ def recurrent_kernel_gradient(previous_h, d_preactivations):
 
 
 __all__ = [
+    "candidate_doubled",
     "counted_loop",
     "input_gradient",
     "input_needs_gradient",

@@ -33,6 +33,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_rnnzoo.layers.tf_loops import (
+    candidate_doubled,
     counted_loop,
     input_gradient,
     kernel_and_bias_gradients,
@@ -83,7 +84,7 @@ def lstm_recurrence(x, kernel, recurrent_kernel, bias, h0, c0):
 def _forward(x, kernel, recurrent_kernel, bias, h0, c0):
     steps = x.shape[0]
     # tanh(z) = 2 sigmoid(2 z) - 1: with the candidate's columns doubled, one sigmoid covers all four gates
-    doubled = _candidate_doubled(h0.shape[1], x.dtype)
+    doubled = candidate_doubled(h0.shape[1], x.dtype)
     projected = project(x, kernel * doubled, bias * doubled)
     recurrent_kernel = recurrent_kernel * doubled
 
@@ -97,11 +98,6 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, c0):
     arrays = [tf.TensorArray(x.dtype, steps) for _ in range(3)]
     _, _, outputs, cells, gates = counted_loop(steps, step, (h0, c0, *arrays))
     return outputs.stack(), cells.stack(), gates.stack()
-
-
-def _candidate_doubled(units, dtype):
-    """`[1, 1, 2, 1]`, each repeated `units` times: scales the candidate's (`c`) columns of the gate matrices."""
-    return tf.repeat(tf.constant([1.0, 1.0, 2.0, 1.0], dtype), units)
 
 
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=False)
