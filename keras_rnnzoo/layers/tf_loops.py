@@ -1,4 +1,4 @@
-"""Shared pieces of the XLA-compiled TensorFlow loops (`tf_lstm`, `tf_gru`, `tf_minimal`): time-major tensors throughout.
+"""Shared pieces of the XLA-compiled TensorFlow loops (`tf_lstm`, `tf_gru`, `tf_layer_norm`, `tf_minimal`): time-major tensors.
 
 >>> import tensorflow as tf
 >>> counted_loop(3, lambda i, total: (total * 10 + i,), (tf.constant(0),))[0].numpy()
@@ -37,10 +37,13 @@ def input_needs_gradient(x) -> bool:
 
     A Keras training step's tape watches the weights, so a first layer's
     inputs (data) need no gradient. Without a recording tape (`tf.gradients`
-    in a graph) every gradient may be asked for: True.
+    in a graph) every gradient may be asked for: True; True as well where
+    TensorFlow's internal `record` module is missing (another version).
     """
-    from tensorflow.python.eager import record  # TensorFlow's own test of what its tapes record
-
+    try:
+        from tensorflow.python.eager import record  # TensorFlow's own test of what its tapes record
+    except ImportError:
+        return True
     return not record.could_possibly_record() or bool(record.should_record_backprop(tf.nest.flatten(x)))
 
 
